@@ -1,0 +1,49 @@
+import chalk from 'chalk';
+import ora, { type Ora } from 'ora';
+
+/** Progress goes to stderr and only when stderr is a TTY (CI logs and pipes stay clean). */
+export function spinner(text: string, opts: { quiet?: boolean } = {}): Ora {
+  const enabled = !opts.quiet && Boolean(process.stderr.isTTY) && !process.env.CI;
+  return ora({ text, stream: process.stderr, isEnabled: enabled, isSilent: !enabled });
+}
+
+/** Write a JSON document to stdout (machines read this). */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export type Cell = string | number | null | undefined;
+
+/** A plain aligned table for people; numbers right-aligned. */
+export function formatTable(headers: string[], rows: Cell[][], opts: { title?: string } = {}): string {
+  const text = (c: Cell) => (c === null || c === undefined ? '-' : String(c));
+  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(text(r[i])))));
+  const pad = (s: string, w: number, right: boolean) => {
+    const fill = ' '.repeat(Math.max(0, w - visibleLength(s)));
+    return right ? fill + s : s + fill;
+  };
+  const lines: string[] = [];
+  if (opts.title) lines.push(chalk.bold(opts.title));
+  lines.push(headers.map((h, i) => chalk.bold(pad(h, widths[i]!, false))).join('  '));
+  lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) {
+    lines.push(r.map((c, i) => pad(text(c), widths[i]!, typeof c === 'number')).join('  '));
+  }
+  return lines.join('\n');
+}
+
+const ansi = /\u001b\[[0-9;]*m/g;
+function visibleLength(s: string): number {
+  return s.replace(ansi, '').length;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function warn(message: string): void {
+  process.stderr.write(chalk.yellow('warning: ') + message + '\n');
+}
