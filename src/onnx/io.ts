@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
+import { readFile, rename, rm, stat, access, constants } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import protobuf from 'protobufjs';
+import { UserError } from '../errors.js';
+import { ModelProtoType } from './schema.js';
+import type { GraphProto, ModelProto, TensorProto } from './proto.js';
+import { toNumber } from './longs.js';
+
+/** Newest IR version onnxruntime-node 1.30 loads. */
+export const MAX_SUPPORTED_IR_VERSION = 11;
+/** protobuf messages cannot exceed 2 GiB; larger models must keep weights in external data. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export interface LoadOptions {
+  /** Check the IR version against what onnxruntime supports (default true). */
+  checkIrVersion?: boolean;
+}
+
+/**
+ * Reads an ONNX model. External data (`location` files next to the model) is read into each
+ * tensor's raw_data, so the returned model is self-contained; saveModel writes it back out.
+ * Every failure is a UserError naming the file.
+ */
+export async function loadModel(path: string, opts: LoadOptions = {}): Promise<ModelProto> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a model file' : `cannot read (${code})`}`);
+  }
+  return decodeModel(bytes, { label: path, baseDir: dirname(resolve(path)), ...opts });
+}
+
+export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { label?: string; baseDir?: string } = {}): ModelProto {
+  const label = opts.label ?? '<model bytes>';
+  if (bytes.length === 0) throw new UserError(`${label}: empty file, not an ONNX model`);
+  let model: ModelProto;
+  try {
+    model = ModelProtoType.decode(bytes) as unknown as ModelProto;
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (e instanceof RangeError || /index out of range/.test(msg)) {
+      throw new UserError(`${label}: truncated or corrupt ONNX file (protobuf data ends early: ${msg})`);
+    }
+    throw new UserError(`${label}: not an ONNX model (protobuf decode failed: ${msg})`);
+  }
+  if (!model.graph || toNumber(model.irVersion) <= 0) {
+    throw new UserError(`${label}: not an ONNX model (no graph or IR version found)`);
+  }
+  const ir = toNumber(model.irVersion);
+  if ((opts.checkIrVersion ?? true) && ir > MAX_SUPPORTED_IR_VERSION) {
+    throw new UserError(
+      `${label}: IR version ${ir} is newer than onnxruntime here supports (<= ${MAX_SUPPORTED_IR_VERSION}); re-export with an older opset/IR`,
+    );
+  }
+  if (opts.baseDir) readExternalData(model, opts.baseDir, label);
+  return model;
+}
+
+/** All tensors stored in the model (initializers, Constant attributes, subgraphs). */
+export function* allTensors(model: ModelProto): Generator<TensorProto> {
+  function* inGraph(g: GraphProto | null | undefined): Generator<TensorProto> {
+    if (!g) return;
+    yield* g.initializer ?? [];
+    for (const n of g.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        if (a.t) yield a.t;
+        yield* a.tensors ?? [];
+        if (a.g) yield* inGraph(a.g);
+        for (const sg of a.graphs ?? []) yield* inGraph(sg);
+      }
+    }
+  }
+  yield* inGraph(model.graph);
+}
+
+const EXTERNAL = 1;
+
+function readExternalData(model: ModelProto, baseDir: string, label: string): void {
+  const fds = new Map<string, number>();
+  try {
+    for (const t of allTensors(model)) {
+      if (t.dataLocation !== EXTERNAL) continue;
+      const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
+      const location = kv.location;
+      if (!location || isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
+        throw new UserError(`${label}: tensor ${t.name}: external data location ${JSON.stringify(location)} is not a file next to the model`);
+      }
+      const file = join(baseDir, location);
+      let fd = fds.get(file);
+      if (fd === undefined) {
+        try {
+          fd = openSync(file, 'r');
+        } catch {
+          throw new UserError(`${label}: tensor ${t.name}: external data file ${location} not found next to the model`);
+        }
+        fds.set(file, fd);
+      }
+      const offset = Number(kv.offset ?? 0);
+      const length = kv.length !== undefined ? Number(kv.length) : undefined;
+      const size = length ?? expectedBytes(t);
+      const buf = Buffer.allocUnsafe(size);
+      const got = readSync(fd, buf, 0, size, offset);
+      if (got !== size) throw new UserError(`${label}: tensor ${t.name}: external data file ${location} is truncated`);
+      t.rawData = buf;
+      t.dataLocation = 0;
+      t.externalData = [];
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+}
+
+function expectedBytes(t: TensorProto): number {
+  const bytesPer: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+  const n = (t.dims ?? []).reduce<number>((a, d) => a * toNumber(d), 1);
+  return n * (bytesPer[t.dataType ?? 0] ?? 0);
+}
+
+export interface SaveOptions {
+  /** Overwrite an existing file. */
+  force?: boolean;
+  /** Paths the output must not replace (the inputs), even with force. */
+  inputs?: string[];
+  /**
+   * Keep tensor data in a separate file next to the model: true, false, or 'auto' (default:
+   * only when the model would exceed protobuf's 2 GiB limit).
+   */
+  externalData?: boolean | 'auto';
+  /** Tensors smaller than this stay inside the model file (default 1024 bytes). */
+  externalThreshold?: number;
+}
+
+export interface SavedModel {
+  path: string;
+  bytes: number;
+  externalDataPath?: string;
+  externalDataBytes?: number;
+}
+
+/** Checks that a model may be written to `path`; throws a UserError otherwise. */
+export async function checkOutputPath(path: string, opts: Pick<SaveOptions, 'force' | 'inputs'> = {}): Promise<void> {
+  const out = resolve(path);
+  for (const input of opts.inputs ?? []) {
+    if (resolve(input) === out) throw new UserError(`${path}: refusing to overwrite the input model; choose another output path`);
+  }
+  const dir = dirname(out);
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw new UserError(`${path}: output directory ${dir} is not a directory`);
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${path}: output directory ${dir} ${code === 'ENOENT' ? 'does not exist' : 'is not writable'}`);
+  }
+  if (!opts.force) {
+    try {
+      await stat(out);
+      throw new UserError(`${path}: already exists (use --force to overwrite)`);
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+    }
+  }
+}
+
+/**
+ * Writes a model atomically: to a temporary file in the same directory, then renamed into
+ * place, so a failure never leaves a partial or clobbered output. Refuses to replace an input,
+ * or an existing file without `force`.
+ */
+export async function saveModel(model: ModelProto, path: string, opts: SaveOptions = {}): Promise<SavedModel> {
+  await checkOutputPath(path, opts);
+  const out = resolve(path);
+  const threshold = opts.externalThreshold ?? 1024;
+  let external = opts.externalData ?? 'auto';
+  if (external === 'auto') {
+    let total = 0;
+    for (const t of allTensors(model)) total += t.rawData?.length ?? 0;
+    external = total > PROTOBUF_LIMIT - 64 * 1024 * 1024;
+  }
+  const tmpTag = `.${randomBytes(4).toString('hex')}.tmp`;
+  const tmpModel = out + tmpTag;
+  let dataPath: string | undefined;
+  let tmpData: string | undefined;
+  const restore: Array<() => void> = [];
+  try {
+    let externalBytes = 0;
+    if (external) {
+      dataPath = out + '.data';
+      tmpData = dataPath + tmpTag;
+      externalBytes = writeExternalData(model, tmpData, basename(dataPath), threshold, restore);
+    }
+    const bytes = encodeModel(model);
+    writeFileSynced(tmpModel, bytes);
+    if (tmpData && dataPath) await rename(tmpData, dataPath);
+    await rename(tmpModel, out);
+    return {
+      path: out,
+      bytes: bytes.length,
+      ...(dataPath ? { externalDataPath: dataPath, externalDataBytes: externalBytes } : {}),
+    };
+  } catch (e) {
+    await rm(tmpModel, { force: true });
+    if (tmpData) await rm(tmpData, { force: true });
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${path}: cannot write model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    for (const undo of restore) undo();
+  }
+}
+
+export function encodeModel(model: ModelProto): Uint8Array {
+  const writer = ModelProtoType.encode(model as unknown as protobuf.Message) as protobuf.Writer;
+  return writer.finish();
+}
+
+function writeFileSynced(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Moves large tensors' bytes to `file` (aligned to 4 KiB as onnx does) and points the tensors at it. */
+function writeExternalData(model: ModelProto, file: string, location: string, threshold: number, restore: Array<() => void>): number {
+  const fd = openSync(file, 'w');
+  let offset = 0;
+  try {
+    for (const t of allTensors(model)) {
+      const raw = t.rawData;
+      if (!raw || raw.length < threshold) continue;
+      const aligned = Math.ceil(offset / 4096) * 4096;
+      if (aligned > offset) writeSync(fd, new Uint8Array(aligned - offset), 0, aligned - offset, offset);
+      let off = 0;
+      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off, aligned + off);
+      const saved = { rawData: t.rawData, dataLocation: t.dataLocation, externalData: t.externalData };
+      restore.push(() => Object.assign(t, saved));
+      t.rawData = new Uint8Array(0);
+      delete (t as { rawData?: unknown }).rawData;
+      t.dataLocation = EXTERNAL;
+      t.externalData = [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(aligned) },
+        { key: 'length', value: String(raw.length) },
+      ];
+      offset = aligned + raw.length;
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return offset;
+}
