@@ -1,0 +1,5 @@
+// Evaluation: classifier sessions, metrics, the evaluator and the CI gates.
+export * from './metrics.js';
+export * from './classifier.js';
+export * from './evaluator.js';
+export * from './gates.js';
