@@ -155,5 +155,11 @@ describe('readDataset', () => {
       chunks++;
     }
     expect(chunks).toBe(3);
+    // Stopping early closes the file (no hang, no open handle left behind).
+    for (const f of [p, file('stop.jsonl', '{"text": "a", "label": 1}\n{"text": "b", "label": 0}\n')]) {
+      let n = 0;
+      for await (const _ of readDataset(f)) if (++n === 1) break;
+      expect(n).toBe(1);
+    }
   });
 });

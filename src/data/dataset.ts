@@ -112,7 +112,8 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
 
   private async *readDelimited(): AsyncGenerator<DatasetRecord> {
     const tsv = this.format === 'tsv';
-    const parser = this.openStream().pipe(
+    const source = this.openStream();
+    const parser = source.pipe(
       parseCsv({
         delimiter: tsv ? '\t' : ',',
         // TSV (GLUE style) has no quoting: a quote is an ordinary character. CSV follows RFC 4180.
@@ -175,54 +176,64 @@ export class DatasetReader implements AsyncIterable<DatasetRecord> {
         throw new UserError(`${this.path}${err.lines ? ':' + err.lines : ''}: malformed ${this.format}: ${err.message}`);
       }
       throw e;
+    } finally {
+      // A consumer that stops early (an error on a bad label) must not leave the file open.
+      source.destroy();
     }
   }
 
   private async *readJsonl(): AsyncGenerator<DatasetRecord> {
-    const lines = createInterface({ input: this.openStream(), crlfDelay: Infinity });
+    const source = this.openStream();
+    const lines = createInterface({ input: source, crlfDelay: Infinity });
     let lineNo = 0;
     let choice: ColumnChoice | undefined;
-    for await (const rawLine of lines) {
-      lineNo++;
-      const text = lineNo === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine;
-      if (text.trim() === '') continue;
-      let row: unknown;
-      try {
-        row = JSON.parse(text);
-      } catch (e) {
-        throw new UserError(`${this.path}:${lineNo}: not valid JSON (${(e as Error).message})`);
-      }
-      if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-        throw new UserError(`${this.path}:${lineNo}: expected one JSON object per line`);
-      }
-      const obj = row as Record<string, unknown>;
-      if (!choice) {
-        this.columns = Object.keys(obj);
-        choice = this.chooseColumns(this.columns);
-      }
-      const value = obj[choice.text];
-      if (typeof value !== 'string') {
-        throw new UserError(`${this.path}:${lineNo}: "${choice.text}" is ${describe(value)}, expected a string`);
-      }
-      const out: DatasetRecord = { text: value, line: lineNo };
-      if (choice.textPair !== undefined) {
-        const pair = obj[choice.textPair];
-        if (typeof pair !== 'string') {
-          throw new UserError(`${this.path}:${lineNo}: "${choice.textPair}" is ${describe(pair)}, expected a string`);
+    try {
+      for await (const rawLine of lines) {
+        lineNo++;
+        const text = lineNo === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine;
+        if (text.trim() === '') continue;
+        let row: unknown;
+        try {
+          row = JSON.parse(text);
+        } catch (e) {
+          throw new UserError(`${this.path}:${lineNo}: not valid JSON (${(e as Error).message})`);
         }
-        out.textPair = pair;
-      }
-      if (choice.label !== undefined) {
-        const label = obj[choice.label];
-        if (typeof label === 'number' || (typeof label === 'string' && label.trim() !== '')) {
-          out.label = typeof label === 'string' ? label.trim() : label;
-        } else if (typeof label === 'boolean') {
-          out.label = label ? 1 : 0;
-        } else {
-          throw new UserError(`${this.path}:${lineNo}: label "${choice.label}" is ${describe(label)}, expected a name or an integer`);
+        if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+          throw new UserError(`${this.path}:${lineNo}: expected one JSON object per line`);
         }
+        const obj = row as Record<string, unknown>;
+        if (!choice) {
+          this.columns = Object.keys(obj);
+          choice = this.chooseColumns(this.columns);
+        }
+        const value = obj[choice.text];
+        if (typeof value !== 'string') {
+          throw new UserError(`${this.path}:${lineNo}: "${choice.text}" is ${describe(value)}, expected a string`);
+        }
+        const out: DatasetRecord = { text: value, line: lineNo };
+        if (choice.textPair !== undefined) {
+          const pair = obj[choice.textPair];
+          if (typeof pair !== 'string') {
+            throw new UserError(`${this.path}:${lineNo}: "${choice.textPair}" is ${describe(pair)}, expected a string`);
+          }
+          out.textPair = pair;
+        }
+        if (choice.label !== undefined) {
+          const label = obj[choice.label];
+          if (typeof label === 'number' || (typeof label === 'string' && label.trim() !== '')) {
+            out.label = typeof label === 'string' ? label.trim() : label;
+          } else if (typeof label === 'boolean') {
+            out.label = label ? 1 : 0;
+          } else {
+            throw new UserError(`${this.path}:${lineNo}: label "${choice.label}" is ${describe(label)}, expected a name or an integer`);
+          }
+        }
+        yield out;
       }
-      yield out;
+    } finally {
+      // A consumer that stops early (an error on a bad label) must not leave the file open.
+      lines.close();
+      source.destroy();
     }
   }
 

@@ -10,3 +10,4 @@ export * from './encode.js';
 export * from './batching.js';
 export * from './feeds.js';
 export * from './model-vocab.js';
+export * from './model-tokenizer.js';

@@ -4,9 +4,8 @@ import { makeBatches, type Batch } from '../data/batching.js';
 import { chunkRecords, readDataset, type DatasetFormat, type DatasetOptions } from '../data/dataset.js';
 import { encodeRecords, type EncodedExample } from '../data/encode.js';
 import { LabelMap } from '../data/labels.js';
-import { findTokenizerFile, loadTokenizer, tokenizerFileNames } from '../data/load-tokenizer.js';
-import { loadModelConfig, maxSequenceLength, modelDir, type ModelConfig } from '../data/model-config.js';
-import { embeddingRows } from '../data/model-vocab.js';
+import { loadModelConfig, maxSequenceLength, type ModelConfig } from '../data/model-config.js';
+import { loadModelTokenizer } from '../data/model-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import type { SessionSettings } from '../runtime/session.js';
 import { classifyBatches, openClassifier, type Classifier } from './classifier.js';
@@ -202,7 +201,9 @@ export async function prepareEvaluation(options: EvaluateOptions): Promise<Prepa
       if (classifier.numLabels !== labels.size) {
         throw new UserError(`${path}: the model outputs ${classifier.numLabels} scores but there are ${labels.size} labels (from ${labels.source})`);
       }
-      const tokenizer = await tokenizerFor(path, config, options, warnings);
+      const loaded = await loadModelTokenizer(path, { tokenizer: options.tokenizer, maxLength: options.maxLength, config: config ?? null });
+      warnings.push(...loaded.warnings);
+      const tokenizer = loaded.tokenizer;
       let group = groups.get(tokenizer.fingerprint);
       if (!group) {
         group = { tokenizer, models: [], positionLimit: maxSequenceLength(config) };
@@ -390,32 +391,6 @@ function chooseLabels(spec: string | undefined, paths: string[], configs: (Model
     }
   });
   return chosen;
-}
-
-async function tokenizerFor(path: string, config: ModelConfig | undefined, options: EvaluateOptions, warnings: string[]): Promise<Tokenizer> {
-  const limit = maxSequenceLength(config);
-  let maxLength = options.maxLength ?? limit;
-  if (options.maxLength !== undefined && limit !== undefined && options.maxLength > limit) {
-    warnings.push(`${path}: --max-length ${options.maxLength} is longer than the model's position table; using ${limit}`);
-    maxLength = limit;
-  }
-  let source = options.tokenizer;
-  if (source === undefined) {
-    source = findTokenizerFile(modelDir(path));
-    if (!source) {
-      throw new UserError(`${path}: no tokenizer next to the model (looked for ${tokenizerFileNames.join(', ')} in ${modelDir(path)}); pass --tokenizer`);
-    }
-  }
-  const tokenizer = await loadTokenizer(source, { maxLength, doLowerCase: config?.doLowerCase, stripAccents: config?.stripAccents });
-  const rows = config?.vocabSize ?? (await embeddingRows(path));
-  const where = config?.vocabSize !== undefined ? `vocab_size in ${config.path}` : 'its word-embedding table';
-  // Models often pad their embedding table a little past the vocabulary (to a multiple of 8 or 64).
-  if (rows !== undefined && (tokenizer.vocabSize > rows || rows - tokenizer.vocabSize > 1024)) {
-    throw new UserError(
-      `${tokenizer.path}: the tokenizer has ${tokenizer.vocabSize} tokens but ${path} has ${rows} embedding rows (${where}); wrong tokenizer for this model`,
-    );
-  }
-  return tokenizer;
 }
 
 /**
