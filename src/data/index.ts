@@ -11,3 +11,4 @@ export * from './batching.js';
 export * from './feeds.js';
 export * from './model-vocab.js';
 export * from './model-tokenizer.js';
+export * from './wordpiece-vocab.js';

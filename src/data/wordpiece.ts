@@ -179,6 +179,27 @@ export class WordPieceTokenizer implements Tokenizer {
     return out;
   }
 
+  /**
+   * BERT's BasicTokenizer output: the normalized words and punctuation marks WordPiece then
+   * splits (what a vocabulary is built from, see wordpiece-vocab.ts).
+   */
+  basicTokens(text: string): string[] {
+    const out: string[] = [];
+    const cleaned = plainAscii.test(text) ? text : this.cleanText(text);
+    for (const word of cleaned.split(/[ \t\n\r]+/)) {
+      if (!word) continue;
+      if (this.specials.has(word)) out.push(word);
+      else for (const piece of splitPunctuation(this.normalizeWord(word))) out.push(piece);
+    }
+    return out;
+  }
+
+  /** Lower-cases and strips accents (NFD, drop combining marks) as configured. */
+  private normalizeWord(word: string): string {
+    const w = this.lower ? word.toLowerCase() : word;
+    return this.stripAccents && !plainAscii.test(w) ? w.normalize('NFD').replace(combiningMark, '') : w;
+  }
+
   /** Drops control characters, turns every whitespace into a space, spaces out CJK ideographs. */
   private cleanText(text: string): string {
     let out = '';
@@ -204,9 +225,7 @@ export class WordPieceTokenizer implements Tokenizer {
     if (special !== undefined) {
       ids.push(special);
     } else {
-      let w = this.lower ? word.toLowerCase() : word;
-      if (this.stripAccents && !plainAscii.test(w)) w = w.normalize('NFD').replace(combiningMark, '');
-      for (const piece of splitPunctuation(w)) this.wordPieces(piece, ids);
+      for (const piece of splitPunctuation(this.normalizeWord(word))) this.wordPieces(piece, ids);
     }
     if (this.wordCache.size >= 500_000) this.wordCache.clear();
     this.wordCache.set(word, ids);

@@ -1,0 +1,8 @@
+// The library behind the `distillery` command: every command is a thin layer over these.
+export * from './errors.js';
+export * from './onnx/index.js';
+export * from './architectures/bert.js';
+export * from './data/index.js';
+export * from './eval/index.js';
+export * from './runtime/session.js';
+export * from './runtime/device.js';
