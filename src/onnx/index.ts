@@ -6,4 +6,5 @@ export * from './graph.js';
 export * from './builder.js';
 export * from './check.js';
 export * from './io.js';
+export * from './lazy-load.js';
 export * from './stats.js';

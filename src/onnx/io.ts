@@ -4,7 +4,7 @@ import { readFile, rename, rm, stat, access, constants } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 import { UserError } from '../errors.js';
-import { ModelProtoType } from './schema.js';
+import { GraphProtoType, ModelProtoType, TensorProtoType } from './schema.js';
 import type { GraphProto, ModelProto, TensorProto } from './proto.js';
 import { toNumber } from './longs.js';
 
@@ -16,6 +16,8 @@ export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 export interface LoadOptions {
   /** Check the IR version against what onnxruntime supports (default true). */
   checkIrVersion?: boolean;
+  /** Called once per external data file read (absolute path), e.g. to count bytes on disk. */
+  onExternalFile?: (file: string) => void;
 }
 
 /**
@@ -56,7 +58,7 @@ export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { label?: str
       `${label}: IR version ${ir} is newer than onnxruntime here supports (<= ${MAX_SUPPORTED_IR_VERSION}); re-export with an older opset/IR`,
     );
   }
-  if (opts.baseDir) readExternalData(model, opts.baseDir, label);
+  if (opts.baseDir) readExternalData(model, opts.baseDir, label, opts.onExternalFile);
   return model;
 }
 
@@ -79,7 +81,12 @@ export function* allTensors(model: ModelProto): Generator<TensorProto> {
 
 const EXTERNAL = 1;
 
-function readExternalData(model: ModelProto, baseDir: string, label: string): void {
+/**
+ * Reads every external-data tensor's bytes (files relative to `baseDir`) into its raw_data, so
+ * the model is self-contained. loadModel does this; models from loadModelLazy need it before
+ * anything but saveModel's external-data path writes them.
+ */
+export function readExternalData(model: ModelProto, baseDir: string, label: string, onFile?: (file: string) => void): void {
   const fds = new Map<string, number>();
   try {
     for (const t of allTensors(model)) {
@@ -98,6 +105,7 @@ function readExternalData(model: ModelProto, baseDir: string, label: string): vo
           throw new UserError(`${label}: tensor ${t.name}: external data file ${location} not found next to the model`);
         }
         fds.set(file, fd);
+        onFile?.(file);
       }
       const offset = Number(kv.offset ?? 0);
       const length = kv.length !== undefined ? Number(kv.length) : undefined;
@@ -132,6 +140,8 @@ export interface SaveOptions {
   externalData?: boolean | 'auto';
   /** Tensors smaller than this stay inside the model file (default 1024 bytes). */
   externalThreshold?: number;
+  /** 'auto' moves tensor data out past this many bytes (default: protobuf's 2 GiB limit less 64 MiB). */
+  autoExternalBytes?: number;
 }
 
 export interface SavedModel {
@@ -180,7 +190,7 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
   if (external === 'auto') {
     let total = 0;
     for (const t of allTensors(model)) total += t.rawData?.length ?? 0;
-    external = total > PROTOBUF_LIMIT - 64 * 1024 * 1024;
+    external = total > (opts.autoExternalBytes ?? PROTOBUF_LIMIT - 64 * 1024 * 1024);
   }
   const tmpTag = `.${randomBytes(4).toString('hex')}.tmp`;
   const tmpModel = out + tmpTag;
@@ -191,16 +201,19 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
     let externalBytes = 0;
     if (external) {
       dataPath = out + '.data';
+      if (!opts.force && (await stat(dataPath).then(() => true, () => false))) {
+        throw new UserError(`${path}: external data file ${basename(dataPath)} already exists (use --force to overwrite)`);
+      }
       tmpData = dataPath + tmpTag;
       externalBytes = writeExternalData(model, tmpData, basename(dataPath), threshold, restore);
     }
-    const bytes = encodeModel(model);
-    writeFileSynced(tmpModel, bytes);
+    const pieces = encodeModelPieces(model);
+    writeFileSynced(tmpModel, pieces);
     if (tmpData && dataPath) await rename(tmpData, dataPath);
     await rename(tmpModel, out);
     return {
       path: out,
-      bytes: bytes.length,
+      bytes: pieces.reduce((s, p) => s + p.length, 0),
       ...(dataPath ? { externalDataPath: dataPath, externalDataBytes: externalBytes } : {}),
     };
   } catch (e) {
@@ -218,11 +231,48 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return writer.finish();
 }
 
-function writeFileSynced(path: string, bytes: Uint8Array): void {
+/**
+ * The encoded model as consecutive pieces: large initializers' raw_data are their own buffers
+ * (no copy into one big output buffer, which for a large model doubles memory and, on VMs where
+ * fresh pages are slow, dominates save time). Decodes to the same model as encodeModel's bytes;
+ * only the order of fields differs (the graph, and raw_data inside tensors, come last).
+ */
+export function encodeModelPieces(model: ModelProto, minPieceBytes = 1 << 20): Uint8Array[] {
+  const g = model.graph;
+  const big = (t: TensorProto) => (t.rawData?.length ?? 0) >= minPieceBytes;
+  if (!g || !(g.initializer ?? []).some(big)) return [encodeModel(model)];
+  const encode = (type: protobuf.Type, m: object) => type.encode(m as protobuf.Message).finish();
+  const field = (key: number, length: number) => Uint8Array.from([key, ...encodeVarint(length)]);
+  const graphPieces: Uint8Array[] = [encode(GraphProtoType, { ...g, initializer: [] })];
+  for (const t of g.initializer ?? []) {
+    const tensor = big(t)
+      ? [encode(TensorProtoType, { ...t, rawData: undefined }), field((9 << 3) | 2, t.rawData!.length), t.rawData!]
+      : [encode(TensorProtoType, t)];
+    graphPieces.push(field((5 << 3) | 2, tensor.reduce((s, p) => s + p.length, 0)), ...tensor);
+  }
+  const graphLength = graphPieces.reduce((s, p) => s + p.length, 0);
+  return [encode(ModelProtoType, { ...model, graph: undefined }), field((7 << 3) | 2, graphLength), ...graphPieces];
+}
+
+/** A non-negative integer (< 2^53) as a protobuf varint. */
+export function encodeVarint(value: number): Uint8Array {
+  const bytes: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return Uint8Array.from(bytes);
+}
+
+function writeFileSynced(path: string, pieces: Uint8Array[]): void {
   const fd = openSync(path, 'w');
   try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+    for (const bytes of pieces) {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -1,0 +1,221 @@
+/**
+ * `npm run bench:quantize`: how fast and how lean `distillery quantize` is on a BERT-base-sized
+ * model, and where int8 helps at run time on this CPU.
+ *
+ *   node dist/scripts/bench-quantize.js [--layers 12] [--hidden 768] [--skip-latency]
+ *   node dist/scripts/bench-quantize.js --formats   time every --format on smaller models instead
+ *
+ * Default run: builds a seeded BERT-base (12 layers, hidden 768, FFN 3072, vocab 30522) with the
+ * graph builder into a temp dir, copies it with `cp` (page cache warm, median of 3), runs
+ * `distillery quantize` in a child process (wall time, peak RSS) and compares; then fp32 vs
+ * int8 latency at batch 1 / seq 64 and batch 8 / seq 128.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBertClassifier, defaultBertConfig, type BertConfig } from '../src/architectures/bert.js';
+import { encodeModel, loadModel, saveModel, type ModelProto } from '../src/onnx/index.js';
+import { quantizeFile, quantizeModel, type QuantizeOptions } from '../src/quantize/index.js';
+import { openSession, ort } from '../src/runtime/session.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const cli = join(root, 'bin/distillery.js');
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const num = (name: string, d: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Inputs for a BERT classifier: ids spread over the vocab, full attention. */
+function feeds(batch: number, seq: number, vocab: number): Record<string, ort.Tensor> {
+  const n = batch * seq;
+  const ids = BigInt64Array.from({ length: n }, (_, i) => BigInt(1 + ((i * 7919) % (vocab - 1))));
+  return {
+    input_ids: new ort.Tensor('int64', ids, [batch, seq]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [batch, seq]),
+    token_type_ids: new ort.Tensor('int64', new BigInt64Array(n), [batch, seq]),
+  };
+}
+
+interface Timed {
+  label: string;
+  session: ort.InferenceSession;
+}
+
+/** Median latency (ms) per model and shape, models interleaved round by round so drift hits all alike. */
+async function latencies(models: Timed[], shapes: Array<[number, number]>, vocab: number, rounds: (b: number, s: number) => number) {
+  const result = new Map<string, number[]>();
+  for (const [b, s] of shapes) {
+    const f = feeds(b, s, vocab);
+    for (const m of models) for (let w = 0; w < 2; w++) await m.session.run(f); // warm-up
+    const times = models.map(() => [] as number[]);
+    for (let r = 0; r < rounds(b, s); r++) {
+      for (let k = 0; k < models.length; k++) {
+        const t = performance.now();
+        await models[k]!.session.run(f);
+        times[k]!.push(performance.now() - t);
+      }
+    }
+    models.forEach((m, k) => {
+      const list = result.get(m.label) ?? [];
+      list.push(median(times[k]!));
+      result.set(m.label, list);
+    });
+  }
+  return result;
+}
+
+async function mainBench(): Promise<void> {
+  const config: BertConfig = {
+    ...defaultBertConfig,
+    vocabSize: 30522,
+    hiddenSize: num('--hidden', 768),
+    numLayers: num('--layers', 12),
+    numHeads: 12,
+    intermediateSize: 4 * num('--hidden', 768),
+    maxPositions: 512,
+    numLabels: 2,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'bench-quantize-'));
+  try {
+    console.log(`CPU: ${cpus()[0]?.model ?? '?'} x ${cpus().length}, node ${process.version}, onnxruntime-node ${ort.env.versions.common}`);
+    let t = performance.now();
+    const fp32Path = join(dir, 'bert-base.onnx');
+    await saveModel(buildBertClassifier(config, { seed: 0 }), fp32Path);
+    const size = statSync(fp32Path).size;
+    console.log(`built BERT ${config.numLayers}x${config.hiddenSize} (FFN ${config.intermediateSize}, vocab ${config.vocabSize}): ${mib(size)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+    readFileSync(fp32Path); // page cache warm for both cp and quantize
+    const cpTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const copy = join(dir, `copy${i}.onnx`);
+      t = performance.now();
+      execFileSync('cp', [fp32Path, copy]);
+      cpTimes.push(performance.now() - t);
+      rmSync(copy);
+    }
+    const cpMs = median(cpTimes);
+
+    const int8Path = join(dir, 'bert-base-int8.onnx');
+    const useTime = existsSync('/usr/bin/time');
+    const cmd = useTime ? '/usr/bin/time' : process.execPath;
+    const cmdArgs = [...(useTime ? ['-f', 'maxrss_kb=%M', process.execPath] : []), cli, 'quantize', fp32Path, '-o', int8Path, '--json'];
+    t = performance.now();
+    const child = spawnSync(cmd, cmdArgs, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const quantMs = performance.now() - t;
+    if (child.status !== 0) throw new Error(`quantize failed (${child.status}): ${child.stderr}`);
+    const rssKb = Number(/maxrss_kb=(\d+)/.exec(child.stderr ?? '')?.[1] ?? NaN);
+    const report = JSON.parse(child.stdout) as { files: { bytesAfter: number; ratio: number }; tensors: unknown[] };
+
+    console.log('');
+    console.log(`quantize (CLI, child process)   ${(quantMs / 1000).toFixed(2)} s   peak RSS ${useTime ? mib(rssKb * 1024) : '(no /usr/bin/time)'}`);
+    console.log(`cp of the same file             ${(cpMs / 1000).toFixed(2)} s   (median of 3)`);
+    console.log(`quantize / cp                   ${(quantMs / cpMs).toFixed(2)}x   (goal <= 3x: ${quantMs / cpMs <= 3 ? 'met' : 'NOT met'})`);
+    if (useTime) {
+      const rssRatio = (rssKb * 1024) / size;
+      console.log(`peak RSS / model size           ${rssRatio.toFixed(2)}x   (goal <= 2.5x: ${rssRatio <= 2.5 ? 'met' : 'NOT met'})`);
+    }
+    console.log(`output                          ${mib(report.files.bytesAfter)} (${report.files.ratio.toFixed(3)} of fp32), ${report.tensors.length} tensors quantized`);
+
+    // Where the time goes, in process (no node start-up): load, quantize, save.
+    t = performance.now();
+    const model = await loadModel(fp32Path);
+    const loadMs = performance.now() - t;
+    t = performance.now();
+    const { model: q } = quantizeModel(model);
+    const qMs = performance.now() - t;
+    t = performance.now();
+    const bytes = encodeModel(q);
+    const encMs = performance.now() - t;
+    console.log(`  in process: load ${loadMs.toFixed(0)} ms, quantize ${qMs.toFixed(0)} ms, encode ${encMs.toFixed(0)} ms (${mib(bytes.length)})`);
+
+    if (flag('--skip-latency')) return;
+    console.log('');
+    const fp32 = await openSession(fp32Path);
+    const int8 = await openSession(int8Path);
+    const shapes: Array<[number, number]> = [
+      [1, 64],
+      [8, 128],
+    ];
+    const lat = await latencies(
+      [
+        { label: 'fp32', session: fp32.session },
+        { label: 'int8', session: int8.session },
+      ],
+      shapes,
+      config.vocabSize,
+      (b) => (b === 1 ? 15 : 4),
+    );
+    console.log(`latency (onnxruntime CPU, default threads, median)`);
+    shapes.forEach(([b, s], k) => {
+      const f = lat.get('fp32')![k]!;
+      const i = lat.get('int8')![k]!;
+      console.log(`  batch ${b} / seq ${s}: fp32 ${f.toFixed(1)} ms, int8 ${i.toFixed(1)} ms, speed-up ${(f / i).toFixed(2)}x`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** --formats: latency of each --format (and both com.microsoft forms) on real and built models. */
+async function formatsBench(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-formats-'));
+  try {
+    console.log(`CPU: ${cpus()[0]?.model ?? '?'} x ${cpus().length}, onnxruntime-node ${ort.env.versions.common}`);
+    const models: Array<{ name: string; model: ModelProto; vocab: number }> = [];
+    const real = resolve(root, '../shared/models/sst2-bert-mini/model.onnx');
+    if (existsSync(real)) models.push({ name: 'sst2-bert-mini (4x256)', model: await loadModel(real), vocab: 30522 });
+    const built = { ...defaultBertConfig, vocabSize: 30522, numLabels: 2, hiddenSize: 512, numHeads: 8, numLayers: 4, intermediateSize: 2048, maxPositions: 512 };
+    models.push({ name: 'builder BERT 4x512', model: buildBertClassifier(built, { seed: 0 }), vocab: 30522 });
+    const variants: Array<{ label: string; options?: QuantizeOptions }> = [
+      { label: 'fp32' },
+      { label: 'ms: DQL + MatMulIntegerToFloat', options: { format: 'ms' } },
+      { label: 'ms: DynamicQuantizeMatMul', options: { format: 'ms', msOp: 'DynamicQuantizeMatMul' } },
+      { label: 'qoperator: DQL + MatMulInteger', options: { format: 'qoperator' } },
+      { label: 'qdq', options: { format: 'qdq' } },
+      { label: 'ms per-channel', options: { format: 'ms', perChannel: true } },
+      { label: 'qoperator per-channel', options: { format: 'qoperator', perChannel: true } },
+    ];
+    const shapes: Array<[number, number]> = [
+      [1, 64],
+      [8, 128],
+    ];
+    for (const m of models) {
+      const timed: Timed[] = [];
+      for (const v of variants) {
+        const path = join(dir, `${timed.length}.onnx`);
+        await saveModel(v.options ? quantizeModel(m.model, v.options).model : m.model, path);
+        for (const level of flag('--levels') ? (['basic', 'all'] as const) : (['all'] as const)) {
+          timed.push({ label: `${v.label}${level === 'all' ? '' : ' (opt basic)'}`, session: (await openSession(path, { graphOptimizationLevel: level })).session });
+        }
+      }
+      const lat = await latencies(timed, shapes, m.vocab, (b) => (b === 1 ? 30 : 8));
+      console.log(`\n${m.name}: median ms per run (lower is better)`);
+      console.log(`| variant | b1/s64 | b8/s128 |\n|---|---:|---:|`);
+      for (const v of timed) console.log(`| ${v.label} | ${lat.get(v.label)!.map((x) => x.toFixed(2)).join(' | ')} |`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Smoke run of the library path, for profiling: --in-process <in> <out>. */
+async function inProcess(): Promise<void> {
+  const i = args.indexOf('--in-process');
+  const t = performance.now();
+  const report = await quantizeFile(args[i + 1]!, args[i + 2]!, { force: true });
+  console.log(JSON.stringify({ ms: performance.now() - t, maxRssKb: process.resourceUsage().maxRSS, ratio: report.files?.ratio }));
+}
+
+const run = flag('--formats') ? formatsBench : flag('--in-process') ? inProcess : mainBench;
+run().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,68 @@
+import { stat } from 'node:fs/promises';
+import { UserError } from '../errors.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
+import { quantizeModel } from './driver.js';
+import type { QuantizeOptions } from './options.js';
+import { skipReasonCounts, type QuantizeReport } from './report.js';
+
+export interface QuantizeFileOptions extends QuantizeOptions {
+  /** Overwrite an existing output; also write the model when nothing was quantized. */
+  force?: boolean;
+  /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
+  externalData?: boolean | 'auto';
+}
+
+/** Thrown when a model has nothing to quantize (and `force` is off): nothing is written. */
+export class NothingToQuantizeError extends UserError {
+  constructor(
+    message: string,
+    readonly report: QuantizeReport,
+  ) {
+    super(message);
+    this.name = 'NothingToQuantizeError';
+  }
+}
+
+/**
+ * Loads `inPath`, quantizes it and writes `outPath` atomically (temp file + rename). Refuses to
+ * write over the input, or over an existing file without `force`; checks the output location
+ * before doing any work. Returns the report with file sizes.
+ */
+export async function quantizeFile(inPath: string, outPath: string, options: QuantizeFileOptions = {}): Promise<QuantizeReport> {
+  const { force, externalData, ...quantizeOptions } = options;
+  await checkOutputPath(outPath, { force, inputs: [inPath] });
+  // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
+  const model = await loadModelLazy(inPath);
+  const baseDir = modelBaseDir(inPath);
+  const bytesBefore = await bytesOnDisk(inPath, model);
+  const { model: quantized, report } = quantizeModel(model, quantizeOptions, { label: inPath, baseDir });
+  if (report.tensors.length === 0 && !force) {
+    const reasons = skipReasonCounts(report)
+      .slice(0, 3)
+      .map((r) => `${r.count}x ${r.reason}`)
+      .join('; ');
+    throw new NothingToQuantizeError(
+      `${inPath}: no quantizable op (${report.options.opTypes.join('/')})${reasons ? `: ${reasons}` : ''}; nothing written (--force writes it anyway)`,
+      report,
+    );
+  }
+  readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
+  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
+  const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
+  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore };
+  return report;
+}
+
+/** The model file plus the external data files its tensors name (other than itself). */
+async function bytesOnDisk(path: string, model: ModelProto): Promise<number> {
+  const self = basename(resolve(path));
+  const files = new Set<string>();
+  for (const t of allTensors(model)) {
+    const location = t.externalData?.find((e) => e.key === 'location')?.value;
+    if (t.dataLocation === 1 && location && location !== self) files.add(location);
+  }
+  let total = (await stat(path)).size;
+  for (const f of files) total += await stat(join(dirname(resolve(path)), f)).then((s) => s.size, () => 0);
+  return total;
+}

@@ -1,0 +1,53 @@
+import { attrFloat, attrInt, type NodeProto } from '../../onnx/index.js';
+import type { PlanContext, PlanResult, QuantizeRule } from '../rule.js';
+import { emitQuantizedMatMul, matmulOpsetProblem } from './matmul.js';
+
+/**
+ * Gemm (Y = alpha * A @ B' + beta * C) with a constant 2-D B. Per channel along the output
+ * axis: axis 0 of B when transB=1 (nn.Linear's [out, in]), else axis 1. The integer formats
+ * store B as [in, out] (transposed when transB=1) and rebuild alpha/beta/C with Mul/Add; the
+ * qdq format keeps the Gemm and feeds it dequantized inputs.
+ */
+export const gemmRule: QuantizeRule = {
+  opType: 'Gemm',
+  plan(node: NodeProto, ctx: PlanContext): PlanResult {
+    const b = node.input?.[1];
+    if (!b) return { skip: 'Gemm without a B input' };
+    if (attrInt(node, 'transA', 0) !== 0) return { skip: 'transA=1 is not supported (the activation would need a Transpose)' };
+    const weight = ctx.constantWeight(b);
+    if ('skip' in weight) return { skip: weight.skip };
+    if (weight.dims.length !== 2) return { skip: `weight ${b} is ${weight.dims.length}-D; Gemm needs 2-D` };
+    const opsetProblem = matmulOpsetProblem(ctx);
+    if (opsetProblem) return { skip: opsetProblem };
+    const transB = attrInt(node, 'transB', 0) !== 0;
+    const keepsGemm = ctx.options.format === 'qdq';
+    return { weights: [{ input: 1, channelAxis: transB ? 0 : 1, transpose: transB && !keepsGemm }] };
+  },
+  rewrite(node, plan, ctx) {
+    const [a, , c] = node.input ?? [];
+    const y = node.output![0]!;
+    const request = plan.weights[0]!;
+    if (ctx.options.format === 'qdq') {
+      const act = ctx.activation(a!);
+      const aDeq = ctx.add('DequantizeLinear', [act.data, act.scale, act.zeroPoint])[0]!;
+      const w = ctx.weight(node, request);
+      const wDeq = ctx.add('DequantizeLinear', [w.data, w.scale, w.zeroPoint], { attrs: { axis: w.axis } })[0]!;
+      ctx.add('Gemm', [aDeq, wDeq, ...(c ? [c] : [])], { outputs: [y], attributes: node.attribute ?? [] });
+      return;
+    }
+    const alpha = attrFloat(node, 'alpha', 1);
+    const beta = attrFloat(node, 'beta', 1);
+    const biasInline = c && alpha === 1 && beta === 1 && ctx.options.format === 'ms' ? c : undefined;
+    const needsTail = (c && !biasInline) || alpha !== 1;
+    let out = emitQuantizedMatMul(ctx, node, a!, request, needsTail ? undefined : y, biasInline);
+    if (!needsTail) return;
+    if (alpha !== 1) {
+      const last = !c;
+      out = ctx.add('Mul', [out, ctx.constant('alpha', Float32Array.of(alpha), [])], { outputs: last ? [y] : undefined })[0]!;
+    }
+    if (c) {
+      const scaledC = beta === 1 ? c : ctx.add('Mul', [c, ctx.constant('beta', Float32Array.of(beta), [])])[0]!;
+      ctx.add('Add', [out, scaledC], { outputs: [y] });
+    }
+  },
+};

@@ -1,0 +1,70 @@
+import { DataType, type NodeProto } from '../../onnx/index.js';
+import { MS_DOMAIN, type PlanContext, type PlanResult, type QuantizeRule, type RewriteContext, type WeightRequest } from '../rule.js';
+
+/** Lowest default-domain opset for DynamicQuantizeLinear (11) and per-axis DequantizeLinear (13). */
+export function matmulOpsetProblem(ctx: PlanContext): string | undefined {
+  if (ctx.opset < 11) return `model imports opset ${ctx.opset}; dynamic quantization needs DynamicQuantizeLinear (opset >= 11)`;
+  if (ctx.options.perChannel && ctx.options.format === 'qdq' && ctx.opset < 13) {
+    return `model imports opset ${ctx.opset}; per-channel DequantizeLinear needs opset >= 13`;
+  }
+  return undefined;
+}
+
+/**
+ * Emits `a @ W` for a quantized constant W ([K, N] as stored) in the configured format and
+ * returns the output name (`output` when given). Shared by the MatMul and Gemm rules.
+ */
+export function emitQuantizedMatMul(
+  ctx: RewriteContext,
+  node: NodeProto,
+  a: string,
+  request: WeightRequest,
+  output?: string,
+  bias?: string,
+): string {
+  const outputs = output ? [output] : undefined;
+  const { format, msOp } = ctx.options;
+  const w = ctx.weight(node, request);
+  if (format === 'ms' && msOp === 'DynamicQuantizeMatMul') {
+    return ctx.add('DynamicQuantizeMatMul', [a, w.data, w.scale, w.zeroPoint, ...(bias ? [bias] : [])], { outputs, domain: MS_DOMAIN })[0]!;
+  }
+  const act = ctx.activation(a);
+  if (format === 'ms') {
+    const inputs = [act.data, w.data, act.scale, w.scale, act.zeroPoint, w.zeroPoint, ...(bias ? [bias] : [])];
+    return ctx.add('MatMulIntegerToFloat', inputs, { outputs, domain: MS_DOMAIN })[0]!;
+  }
+  let y: string;
+  if (format === 'qoperator') {
+    // onnxruntime's own IntegerOps layout: int32 product, cast, times a_scale * b_scale.
+    const product = ctx.add('MatMulInteger', [act.data, w.data, act.zeroPoint, w.zeroPoint])[0]!;
+    const asFloat = ctx.add('Cast', [product], { attrs: { to: DataType.FLOAT } })[0]!;
+    const scale = ctx.add('Mul', [act.scale, w.scale])[0]!;
+    y = ctx.add('Mul', [asFloat, scale], { outputs: bias ? undefined : outputs })[0]!;
+  } else {
+    const aDeq = ctx.add('DequantizeLinear', [act.data, act.scale, act.zeroPoint])[0]!;
+    const wDeq = ctx.add('DequantizeLinear', [w.data, w.scale, w.zeroPoint], { attrs: { axis: w.axis } })[0]!;
+    y = ctx.add('MatMul', [aDeq, wDeq], { outputs: bias ? undefined : outputs })[0]!;
+  }
+  return bias ? ctx.add('Add', [y, bias], { outputs })[0]! : y;
+}
+
+/** MatMul with a constant 2-D right-hand side ([in, out], per channel along out). */
+export const matmulRule: QuantizeRule = {
+  opType: 'MatMul',
+  plan(node: NodeProto, ctx: PlanContext): PlanResult {
+    const [a, b] = node.input ?? [];
+    if (!a || !b) return { skip: 'MatMul without two inputs' };
+    const weight = ctx.constantWeight(b);
+    if ('skip' in weight) {
+      // MatMuls between activations (attention scores) are the common case here; say so plainly.
+      return { skip: weight.skip };
+    }
+    if (weight.dims.length !== 2) return { skip: `weight ${b} is ${weight.dims.length}-D; only 2-D weights are quantized` };
+    const opsetProblem = matmulOpsetProblem(ctx);
+    if (opsetProblem) return { skip: opsetProblem };
+    return { weights: [{ input: 1, channelAxis: 1 }] };
+  },
+  rewrite(node, plan, ctx) {
+    emitQuantizedMatMul(ctx, node, node.input![0]!, plan.weights[0]!, node.output![0]!);
+  },
+};

@@ -1,0 +1,97 @@
+import { UserError } from '../errors.js';
+import type { QuantType } from './qparams.js';
+
+export type QuantizeMode = 'dynamic';
+/**
+ * How a quantized MatMul/Gemm is written:
+ * - `ms`: DynamicQuantizeLinear + com.microsoft MatMulIntegerToFloat (what onnxruntime's CPU
+ *   provider runs fastest here; see docs/quantize-formats.md). onnxruntime only.
+ * - `qoperator`: DynamicQuantizeLinear + MatMulInteger + Cast + Mul, standard ONNX ops.
+ * - `qdq`: DynamicQuantizeLinear + DequantizeLinear on the activation, DequantizeLinear on the
+ *   int8 weight, then the original float op; standard ops, for runtimes that fuse QDQ.
+ * Embeddings are Gather + DequantizeLinear in every format.
+ */
+export type QuantFormat = 'ms' | 'qoperator' | 'qdq';
+export const quantFormats: readonly QuantFormat[] = ['ms', 'qoperator', 'qdq'];
+export const defaultOpTypes = ['MatMul', 'Gemm', 'Gather'];
+
+export interface QuantizeOptions {
+  /** Only 'dynamic' (weights int8 now, activations at run time) for now. */
+  mode?: string;
+  format?: string;
+  weightType?: string;
+  /** Default: true for int8 weights, false for uint8 (onnxruntime's defaults). */
+  symmetric?: boolean;
+  perChannel?: boolean;
+  reduceRange?: boolean;
+  /** Only 8 for now. */
+  bits?: number;
+  /** Op types to quantize (default MatMul, Gemm, Gather). */
+  opTypes?: string[];
+  /** Node names to leave in float. Each must exist in the graph. */
+  excludeNodes?: string[];
+  /** When given, only these nodes are quantized. Each must exist in the graph. */
+  includeNodes?: string[];
+  /** Weights with fewer elements stay float (nothing to gain, some accuracy to lose). Default 1024. */
+  minElements?: number;
+  /**
+   * Which com.microsoft op the `ms` format emits: DynamicQuantizeLinear + MatMulIntegerToFloat
+   * (default; one activation quantization shared by the MatMuls reading it) or
+   * DynamicQuantizeMatMul (quantizes its input itself). Kept for the format benchmark.
+   */
+  msOp?: 'MatMulIntegerToFloat' | 'DynamicQuantizeMatMul';
+}
+
+export interface ResolvedQuantizeOptions {
+  mode: QuantizeMode;
+  format: QuantFormat;
+  weightType: QuantType;
+  symmetric: boolean;
+  perChannel: boolean;
+  reduceRange: boolean;
+  bits: 8;
+  opTypes: string[];
+  excludeNodes: string[];
+  includeNodes: string[] | undefined;
+  minElements: number;
+  msOp: 'MatMulIntegerToFloat' | 'DynamicQuantizeMatMul';
+}
+
+/** Checks and completes options; a bad value is a UserError that says what is accepted. */
+export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: readonly string[]): ResolvedQuantizeOptions {
+  const mode = o.mode ?? 'dynamic';
+  if (mode !== 'dynamic') {
+    throw new UserError(`--mode ${mode} is not supported yet (supported: dynamic; static needs calibration data, not built yet)`);
+  }
+  const format = o.format ?? 'ms';
+  if (!quantFormats.includes(format as QuantFormat)) throw new UserError(`--format ${format}: unknown format (expected ${quantFormats.join(', ')})`);
+  const weightType = o.weightType ?? 'int8';
+  if (weightType !== 'int8' && weightType !== 'uint8') throw new UserError(`--weight-type ${weightType}: unknown type (expected int8 or uint8)`);
+  const bits = o.bits ?? 8;
+  if (bits !== 8) throw new UserError(`--bits ${bits} is not supported yet (only 8-bit quantization is implemented)`);
+  const opTypes = o.opTypes ?? defaultOpTypes;
+  if (opTypes.length === 0) throw new UserError('--op-types is empty (supported: ' + supportedOpTypes.join(', ') + ')');
+  for (const t of opTypes) {
+    if (!supportedOpTypes.includes(t)) {
+      throw new UserError(`--op-types ${t}: no quantization rule for this op type (supported: ${supportedOpTypes.join(', ')})`);
+    }
+  }
+  const minElements = o.minElements ?? 1024;
+  if (!Number.isInteger(minElements) || minElements < 0) throw new UserError(`--min-elements ${minElements}: expected a non-negative integer`);
+  const msOp = o.msOp ?? 'MatMulIntegerToFloat';
+  if (msOp !== 'MatMulIntegerToFloat' && msOp !== 'DynamicQuantizeMatMul') throw new UserError(`unknown ms op ${msOp}`);
+  return {
+    mode,
+    format: format as QuantFormat,
+    weightType,
+    symmetric: o.symmetric ?? weightType === 'int8',
+    perChannel: o.perChannel ?? false,
+    reduceRange: o.reduceRange ?? false,
+    bits: 8,
+    opTypes: [...new Set(opTypes)],
+    excludeNodes: o.excludeNodes ?? [],
+    includeNodes: o.includeNodes,
+    minElements,
+    msOp,
+  };
+}

@@ -1,0 +1,55 @@
+import type { ResolvedQuantizeOptions } from './options.js';
+
+/** One weight stored quantized. */
+export interface QuantizedTensorReport {
+  /** The float tensor's name. */
+  name: string;
+  /** The int8/uint8 initializer that replaces it. */
+  quantizedName: string;
+  /** Nodes reading it (by name, or op type and index when unnamed). */
+  nodes: string[];
+  opType: string;
+  /** Shape of the float tensor (the quantized one has the same, transposed for Gemm transB=1 in integer formats). */
+  shape: number[];
+  dtype: 'int8' | 'uint8';
+  /** Per-channel axis in the float tensor's layout; null per tensor. */
+  axis: number | null;
+  /** Per tensor: one number; per channel: one per channel. */
+  scale: number | number[];
+  zeroPoint: number | number[];
+  maxAbsError: number;
+  /** 10 log10(sum w^2 / sum (w - dequant(w))^2); null when the error is zero (exact). */
+  sqnrDb: number | null;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export type NodeDecision =
+  | { node: string; opType: string; status: 'quantized'; tensors: string[] }
+  | { node: string; opType: string; status: 'skipped'; reason: string };
+
+export interface QuantizeReport {
+  options: ResolvedQuantizeOptions;
+  /** Every node of a selected op type, in graph order, with what happened to it. */
+  decisions: NodeDecision[];
+  tensors: QuantizedTensorReport[];
+  /** Bytes of tensor data in initializers and Constant nodes, before and after. */
+  initializerBytes: { before: number; after: number };
+  /** Set by quantizeFile: bytes on disk (model file plus external data). */
+  files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number };
+}
+
+export function skippedDecisions(report: QuantizeReport): Extract<NodeDecision, { status: 'skipped' }>[] {
+  return report.decisions.filter((d): d is Extract<NodeDecision, { status: 'skipped' }> => d.status === 'skipped');
+}
+
+/** Skip reasons with counts, most frequent first (for one-line summaries). */
+export function skipReasonCounts(report: QuantizeReport): Array<{ reason: string; count: number }> {
+  const counts = new Map<string, number>();
+  for (const d of skippedDecisions(report)) {
+    // Collapse the tensor-specific part so 12 "not a constant" skips read as one line.
+    const key = d.reason.replace(/^(weight|table) \S+ /, '$1 ');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
+}

@@ -1,0 +1,82 @@
+import type { AttributeProto, AttributeValue, NodeProto, TensorProto } from '../onnx/index.js';
+import type { ResolvedQuantizeOptions } from './options.js';
+
+/** A constant input of a node that a rule wants stored quantized. */
+export interface WeightRequest {
+  /** Index of the node input holding the weight. */
+  input: number;
+  /** Per-channel axis in the weight's own layout (used with --per-channel). */
+  channelAxis: number;
+  /** Store the 2-D weight transposed (a Gemm weight with transB=1 becomes [in, out] for MatMulInteger). */
+  transpose?: boolean;
+}
+
+export interface RulePlan {
+  weights: WeightRequest[];
+}
+
+export type PlanResult = RulePlan | { skip: string };
+
+export interface ConstantWeight {
+  tensor: TensorProto;
+  dims: number[];
+}
+
+/** What a rule may read while deciding; nothing here changes the graph. */
+export interface PlanContext {
+  readonly options: ResolvedQuantizeOptions;
+  /** Version of the default ONNX opset the model imports. */
+  readonly opset: number;
+  /** A float32 constant usable as a quantized weight, or why `name` is not one (graph input, computed, fp16, too small). */
+  constantWeight(name: string): ConstantWeight | { skip: string };
+}
+
+/** Names of a quantized weight's initializers. */
+export interface QuantizedWeightNames {
+  data: string;
+  scale: string;
+  zeroPoint: string;
+  /** Channel axis of the stored (possibly transposed) tensor, undefined per tensor. */
+  axis: number | undefined;
+}
+
+/** Outputs of the DynamicQuantizeLinear that quantizes an activation at run time. */
+export interface QuantizedActivationNames {
+  data: string;
+  scale: string;
+  zeroPoint: string;
+}
+
+export interface AddNodeOptions {
+  /** Output names; default one fresh name. */
+  outputs?: string[];
+  attrs?: Record<string, AttributeValue | undefined>;
+  /** Attributes copied as they are (e.g. from the node being replaced). */
+  attributes?: AttributeProto[];
+  domain?: string;
+}
+
+/** What a rule uses to write the nodes that replace the one it quantizes. */
+export interface RewriteContext {
+  readonly options: ResolvedQuantizeOptions;
+  /** The weight behind `node.input[request.input]`, quantized once and shared by every node asking the same. */
+  weight(node: NodeProto, request: WeightRequest): QuantizedWeightNames;
+  /** `name` quantized to uint8 at run time (one DynamicQuantizeLinear per value, shared). */
+  activation(name: string): QuantizedActivationNames;
+  /** A float32 initializer (scalars for alpha/beta and the like). */
+  constant(base: string, values: Float32Array, dims: number[]): string;
+  /** Appends a replacement node; returns its output names. */
+  add(opType: string, inputs: string[], opts?: AddNodeOptions): string[];
+}
+
+/**
+ * How one op type is quantized. `plan` decides (and says why not); `rewrite` emits the nodes
+ * that replace the node, writing the node's original outputs under their original names.
+ */
+export interface QuantizeRule {
+  readonly opType: string;
+  plan(node: NodeProto, ctx: PlanContext): PlanResult;
+  rewrite(node: NodeProto, plan: RulePlan, ctx: RewriteContext): void;
+}
+
+export const MS_DOMAIN = 'com.microsoft';

@@ -1,0 +1,208 @@
+import { UserError } from '../errors.js';
+import { computeQParams, quantRange, sqnrDb, type QuantSpec } from './qparams.js';
+
+/** A float32 tensor read in chunks: in memory, or straight from the model file (see float-source.ts). */
+export interface FloatSource {
+  readonly length: number;
+  /**
+   * Calls `visit` with consecutive chunks covering [0, length); every chunk but the last holds a
+   * multiple of `multipleOf` values. A chunk is only valid during its call.
+   */
+  forEachChunk(multipleOf: number, visit: (chunk: Float32Array, start: number) => void): void;
+}
+
+/** A FloatSource over a Float32Array already in memory (one chunk, no copy). */
+export function arraySource(values: Float32Array): FloatSource {
+  return { length: values.length, forEachChunk: (_m, visit) => visit(values, 0) };
+}
+
+/** A float tensor quantized per tensor or per channel, with the error it carries. */
+export interface QuantizedWeight {
+  data: Int8Array | Uint8Array;
+  dims: number[];
+  /** One scale per channel (length 1 per tensor). */
+  scales: Float32Array;
+  zeroPoints: Int32Array;
+  /** Channel axis for per-channel quantization, undefined per tensor. */
+  axis: number | undefined;
+  maxAbsError: number;
+  /** Infinity when the quantization is exact. */
+  sqnrDb: number;
+}
+
+// Adding and removing 1.5 * 2^52 rounds a double (|x| < 2^51) to the nearest integer, ties to
+// even, which is numpy.round and QuantizeLinear's rounding.
+const ROUND_MAGIC = 6755399441055744;
+
+/**
+ * Quantizes a float tensor (`dims`, row-major) per tensor, or per channel along `axis`.
+ * Two passes over the source: ranges, then values with their error (max abs, SQNR).
+ * NaN or Inf anywhere is a UserError naming the tensor.
+ */
+export function quantizeWeight(name: string, values: Float32Array | FloatSource, dims: readonly number[], spec: QuantSpec, axis?: number): QuantizedWeight {
+  const source = values instanceof Float32Array ? arraySource(values) : values;
+  const n = source.length;
+  const range = quantRange(spec);
+  const channels = axis === undefined ? 1 : dims[axis]!;
+  // Flat index i belongs to channel floor(i / inner) % channels; inner 1 means the last axis.
+  const inner = axis === undefined ? 1 : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const lastAxis = axis !== undefined && inner === 1 && channels > 1;
+  const unit = axis === undefined ? 1 : lastAxis ? channels : inner;
+
+  const mins = new Float64Array(channels).fill(Infinity);
+  const maxs = new Float64Array(channels).fill(-Infinity);
+  source.forEachChunk(unit, (chunk, start) => {
+    if (axis === undefined) return minMaxRun(chunk, 0, chunk.length, mins, maxs, 0);
+    if (lastAxis) return minMaxRows(chunk, channels, mins, maxs);
+    for (let s = 0; s < chunk.length; s += inner) minMaxRun(chunk, s, s + inner, mins, maxs, ((start + s) / inner) % channels);
+  });
+  for (let c = 0; c < channels; c++) {
+    if (maxs[c] === Infinity || mins[c] === -Infinity) throwNonFinite(name, source);
+    // An empty tensor has no range; a NaN-only one is caught after the second pass.
+    if (mins[c] === Infinity) mins[c] = 0;
+    if (maxs[c] === -Infinity) maxs[c] = 0;
+  }
+  const scales = new Float32Array(channels);
+  const zeroPoints = new Int32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const p = computeQParams(mins[c]!, maxs[c]!, range, spec.symmetric);
+    scales[c] = p.scale;
+    zeroPoints[c] = p.zeroPoint;
+  }
+
+  // Computed in an Int8Array either way (one monomorphic store; uint8 values keep their bit
+  // pattern) and viewed as Uint8Array for uint8.
+  const q8 = new Int8Array(n);
+  const stats = new Float64Array(3); // sum w^2, sum err^2, max |err|
+  const zpF = Float64Array.from(zeroPoints);
+  const scaleF = Float64Array.from(scales);
+  source.forEachChunk(unit, (chunk, start) => {
+    if (axis === undefined) return quantizeRun(chunk, 0, chunk.length, q8, start, scaleF[0]!, zpF[0]!, range.qmin, range.qmax, stats);
+    if (lastAxis) return quantizeRows(chunk, q8, start, channels, scaleF, zpF, range.qmin, range.qmax, stats);
+    for (let s = 0; s < chunk.length; s += inner) {
+      const c = ((start + s) / inner) % channels;
+      quantizeRun(chunk, s, s + inner, q8, start, scaleF[c]!, zpF[c]!, range.qmin, range.qmax, stats);
+    }
+  });
+  // Comparisons skip NaN, so a NaN weight shows up only here, as a NaN error sum.
+  if (stats[1] !== stats[1]) throwNonFinite(name, source);
+  const data = spec.type === 'int8' ? q8 : new Uint8Array(q8.buffer);
+  return { data, dims: [...dims], scales, zeroPoints, axis, maxAbsError: stats[2]!, sqnrDb: sqnrDb(stats[0]!, stats[1]!) };
+}
+
+function minMaxRun(a: Float32Array, from: number, to: number, mins: Float64Array, maxs: Float64Array, c: number): void {
+  let lo = mins[c]!;
+  let hi = maxs[c]!;
+  for (let i = from; i < to; i++) {
+    const v = a[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  mins[c] = lo;
+  maxs[c] = hi;
+}
+
+function minMaxRows(a: Float32Array, channels: number, mins: Float64Array, maxs: Float64Array): void {
+  for (let row = 0; row < a.length; row += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = a[row + c]!;
+      if (v < mins[c]!) mins[c] = v;
+      if (v > maxs[c]!) maxs[c] = v;
+    }
+  }
+}
+
+/** Quantizes a[from, to) with one scale into out[offset + i]; accumulates error statistics. */
+function quantizeRun(a: Float32Array, from: number, to: number, out: Int8Array, offset: number, scale: number, zp: number, qmin: number, qmax: number, stats: Float64Array): void {
+  // Two independent accumulator chains, and branch-free min/max of the error (the largest error
+  // is max(emax, -emin)): both measured 2-3x faster than the straightforward loop.
+  let s0 = 0;
+  let s1 = 0;
+  let t0 = 0;
+  let t1 = 0;
+  let emax = 0;
+  let emin = 0;
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    const v = a[i]!;
+    let q = Math.fround(v / scale) + ROUND_MAGIC - ROUND_MAGIC + zp;
+    q = q < qmin ? qmin : q > qmax ? qmax : q;
+    out[offset + i] = q;
+    const e = v - Math.fround((q - zp) * scale);
+    s0 += v * v;
+    s1 += e * e;
+    const w = a[i + 1]!;
+    let r = Math.fround(w / scale) + ROUND_MAGIC - ROUND_MAGIC + zp;
+    r = r < qmin ? qmin : r > qmax ? qmax : r;
+    out[offset + i + 1] = r;
+    const f = w - Math.fround((r - zp) * scale);
+    t0 += w * w;
+    t1 += f * f;
+    emax = Math.max(emax, e, f);
+    emin = Math.min(emin, e, f);
+  }
+  for (; i < to; i++) {
+    const v = a[i]!;
+    let q = Math.fround(v / scale) + ROUND_MAGIC - ROUND_MAGIC + zp;
+    q = q < qmin ? qmin : q > qmax ? qmax : q;
+    out[offset + i] = q;
+    const e = v - Math.fround((q - zp) * scale);
+    s0 += v * v;
+    s1 += e * e;
+    emax = Math.max(emax, e);
+    emin = Math.min(emin, e);
+  }
+  stats[0] += s0 + t0;
+  stats[1] += s1 + t1;
+  stats[2] = Math.max(stats[2]!, emax, -emin);
+}
+
+/** Per-channel along the last axis: element j of each row uses channel j's scale. */
+function quantizeRows(a: Float32Array, out: Int8Array, offset: number, channels: number, scales: Float64Array, zps: Float64Array, qmin: number, qmax: number, stats: Float64Array): void {
+  let s0 = 0;
+  let s1 = 0;
+  let emax = 0;
+  let emin = 0;
+  for (let row = 0; row < a.length; row += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = a[row + c]!;
+      const scale = scales[c]!;
+      const zp = zps[c]!;
+      let q = Math.fround(v / scale) + ROUND_MAGIC - ROUND_MAGIC + zp;
+      q = q < qmin ? qmin : q > qmax ? qmax : q;
+      out[offset + row + c] = q;
+      const e = v - Math.fround((q - zp) * scale);
+      s0 += v * v;
+      s1 += e * e;
+      emax = Math.max(emax, e);
+      emin = Math.min(emin, e);
+    }
+  }
+  stats[0] += s0;
+  stats[1] += s1;
+  stats[2] = Math.max(stats[2]!, emax, -emin);
+}
+
+function throwNonFinite(name: string, source: FloatSource): never {
+  let found = '';
+  source.forEachChunk(1, (chunk, start) => {
+    if (found) return;
+    const i = chunk.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) found = `${chunk[i]} at flat index ${start + i}`;
+  });
+  throw new UserError(`tensor ${name}: holds ${found || 'NaN/Inf'}; weights with NaN/Inf cannot be quantized`);
+}
+
+/** A [rows, cols] int8/uint8 matrix transposed to [cols, rows]. */
+export function transpose2d<T extends Int8Array | Uint8Array>(data: T, rows: number, cols: number): T {
+  const out = new (data.constructor as { new (n: number): T })(data.length);
+  const blk = 64;
+  for (let r0 = 0; r0 < rows; r0 += blk) {
+    const r1 = Math.min(rows, r0 + blk);
+    for (let c0 = 0; c0 < cols; c0 += blk) {
+      const c1 = Math.min(cols, c0 + blk);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+    }
+  }
+  return out;
+}
