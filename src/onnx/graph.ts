@@ -129,9 +129,10 @@ export function valueInfoMap(graph: GraphProto): Map<string, ValueInfoProto> {
 export function valueShape(v: ValueInfoProto | undefined): Array<number | string> | undefined {
   const shape = v?.type?.tensorType?.shape;
   if (!shape) return undefined;
-  return (shape.dim ?? []).map((d) =>
-    d.dimValue !== null && d.dimValue !== undefined ? toNumber(d.dimValue) : d.dimParam ? d.dimParam : '?',
-  );
+  // Decoded messages carry oneof defaults on their prototype (dimValue reads 0 when dimParam
+  // is set), so only own properties say which one is present.
+  const has = (d: object, k: string) => Object.prototype.hasOwnProperty.call(d, k) && (d as Record<string, unknown>)[k] != null;
+  return (shape.dim ?? []).map((d) => (has(d, 'dimParam') && d.dimParam ? d.dimParam : has(d, 'dimValue') ? toNumber(d.dimValue) : '?'));
 }
 
 export function valueElemType(v: ValueInfoProto | undefined): number | undefined {
