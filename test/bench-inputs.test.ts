@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildBertClassifier } from '../src/architectures/bert.js';
 import { resolveInputShapes, syntheticFeeds, textFeeds, tokensIn, type InputSpec } from '../src/bench/inputs.js';
-import { embeddingVocabSize, modelLabels, weightKindOf } from '../src/bench/model-info.js';
+import { modelFacts, modelLabels, positionTableRows, weightKindOf } from '../src/bench/model-info.js';
 import { parseDimAssignments, parsePositiveIntList } from '../src/bench/options.js';
-import { DataType, GraphBuilder } from '../src/onnx/index.js';
-import { tinyBert } from './bench-fixtures.js';
+import { fixtureDir, tinyBert, writeBert } from './bench-fixtures.js';
 
 const bertInputs: InputSpec[] = ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({
   name,
@@ -84,15 +83,11 @@ describe('synthetic feeds', () => {
 });
 
 describe('model facts', () => {
-  it('finds the vocabulary from the embedding table, also behind DequantizeLinear', () => {
-    expect(embeddingVocabSize(buildBertClassifier(tinyBert), 'input_ids')).toBe(1000);
-    const b = new GraphBuilder({ opset: 17 });
-    b.input('input_ids', DataType.INT64, ['batch', 'sequence']);
-    const table = b.initializer('emb_q', new Int8Array(77 * 4), [77, 4], DataType.INT8);
-    const deq = b.op('DequantizeLinear', [table, b.scalar(0.1), b.initializer('zp', new Int8Array(1), [], DataType.INT8)]);
-    b.node('Gather', [deq, b.op('Cast', ['input_ids'], { to: DataType.INT32 })], { outputs: ['y'] });
-    b.output('y');
-    expect(embeddingVocabSize(b.build(), 'input_ids')).toBe(77);
+  it('reads vocabulary and position limit from the graph when there is no config.json', async () => {
+    const dir = fixtureDir();
+    const facts = await modelFacts(writeBert(dir, 'm.onnx'), 'm');
+    expect(facts).toMatchObject({ vocabSize: 1000, maxSequenceLength: 64, weightKind: 'fp32', label: 'm' });
+    expect(positionTableRows(buildBertClassifier({ ...tinyBert, maxPositions: 33 }))).toBe(33);
   });
 
   it('classifies weights by dtype and labels models by file or folder', () => {

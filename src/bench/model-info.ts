@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { loadModelConfig, maxSequenceLength } from '../data/model-config.js';
 import { UserError } from '../errors.js';
-import { initializersOf, loadModel, modelStats, producersOf, tensorDims, type ModelProto } from '../onnx/index.js';
+import { wordEmbeddingRows } from '../data/model-vocab.js';
+import { loadModel, modelStats, tensorDims, type ModelProto } from '../onnx/index.js';
 
 /** What the weights are stored as: decides which comparisons (int8 vs fp32) make sense. */
 export type WeightKind = 'fp32' | 'fp16' | 'int8' | 'mixed' | 'none';
@@ -37,35 +38,6 @@ export function weightKindOf(bytesByDtype: Record<string, number>): WeightKind {
   if (share('float32') >= 0.9) return 'fp32';
   if (share('float16', 'bfloat16') >= 0.9) return 'fp16';
   return 'mixed';
-}
-
-/**
- * The vocabulary size of the embedding table a token-id input indexes: the first Gather whose
- * indices come from the input (through Cast/Unsqueeze/Reshape), data from an initializer (through
- * DequantizeLinear/Cast when the table is quantized).
- */
-export function embeddingVocabSize(model: ModelProto, inputName: string): number | undefined {
-  const graph = model.graph;
-  if (!graph) return undefined;
-  const inits = initializersOf(graph);
-  const producers = producersOf(graph);
-  const passThrough = new Set(['Cast', 'Unsqueeze', 'Reshape', 'Flatten', 'Squeeze', 'Identity']);
-  const reaches = new Set([inputName]);
-  for (const n of graph.node ?? []) {
-    if (passThrough.has(n.opType ?? '') && reaches.has(n.input?.[0] ?? '')) for (const o of n.output ?? []) reaches.add(o);
-  }
-  for (const n of graph.node ?? []) {
-    if (n.opType !== 'Gather' || !reaches.has(n.input?.[1] ?? '')) continue;
-    let data = n.input?.[0] ?? '';
-    for (let hops = 0; hops < 4 && !inits.has(data); hops++) {
-      const p = producers.get(data);
-      if (!p || !['DequantizeLinear', 'Cast', 'Identity'].includes(p.opType ?? '')) break;
-      data = p.input?.[0] ?? '';
-    }
-    const table = inits.get(data);
-    if (table) return tensorDims(table)[0];
-  }
-  return undefined;
 }
 
 /** Rows of a learned position-embedding table (initializer named like position_embeddings), the longest input it allows. */
@@ -105,10 +77,7 @@ export async function modelFacts(path: string, label: string): Promise<ModelFact
     if (e instanceof UserError) return undefined;
     throw e;
   });
-  const idInputs = (model.graph?.input ?? []).map((i) => i.name ?? '').filter(isTokenIdInput);
-  let vocabSize: number | undefined;
-  for (const name of idInputs) vocabSize ??= embeddingVocabSize(model, name);
-  vocabSize ??= config?.vocabSize;
+  const vocabSize = (model.graph ? wordEmbeddingRows(model.graph) : undefined) ?? config?.vocabSize;
   const maxLength = maxSequenceLength(config) ?? positionTableRows(model);
   return {
     path,

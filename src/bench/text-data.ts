@@ -1,6 +1,5 @@
 import { readDataset } from '../data/dataset.js';
-import { loadTokenizer } from '../data/load-tokenizer.js';
-import { modelDir } from '../data/model-config.js';
+import { loadModelTokenizer } from '../data/model-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { UserError } from '../errors.js';
 import type { TextEncoding } from './inputs.js';
@@ -18,8 +17,8 @@ export async function readTexts(path: string, count: number, options: BenchOptio
 }
 
 /**
- * Encodes texts with the tokenizer found next to each model (tokenizer.json or vocab.txt), cut to
- * maxLength tokens. Tokenizers are cached per folder and length.
+ * Encodes texts with the tokenizer found next to each model (tokenizer.json or vocab.txt, checked
+ * against the model's vocabulary), cut to maxLength tokens. Tokenizers are cached per model and length.
  */
 export class TextEncoder {
   private readonly tokenizers = new Map<string, Tokenizer>();
@@ -27,16 +26,10 @@ export class TextEncoder {
   constructor(private readonly texts: ReadonlyArray<{ text: string; textPair?: string }>) {}
 
   async encode(modelPath: string, maxLength: number | undefined): Promise<{ encodings: TextEncoding[]; padId: number }> {
-    const dir = modelDir(modelPath);
-    const key = `${dir}\u0000${maxLength ?? ''}`;
+    const key = `${modelPath}\u0000${maxLength ?? ''}`;
     let tokenizer = this.tokenizers.get(key);
     if (!tokenizer) {
-      try {
-        tokenizer = await loadTokenizer(dir, maxLength !== undefined ? { maxLength } : {});
-      } catch (e) {
-        if (e instanceof UserError) throw new UserError(`${modelPath}: --data needs the model's tokenizer next to it (${e.message})`);
-        throw e;
-      }
+      tokenizer = (await loadModelTokenizer(modelPath, maxLength !== undefined ? { maxLength } : {})).tokenizer;
       this.tokenizers.set(key, tokenizer);
     }
     const encodings = this.texts.map((t) => tokenizer.encode(t.text, t.textPair));
