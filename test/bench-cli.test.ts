@@ -87,7 +87,7 @@ describe('distillery bench', () => {
 
   it('on Ctrl-C prints what was measured and exits 130', async () => {
     const identity = writeIdentity(dir);
-    const timer = setTimeout(() => process.emit('SIGINT'), 400);
+    const timer = setTimeout(() => process.emit('SIGINT'), 1000);
     const r = await cli(identity, '--seq-len', '8', '-n', '100000000', '--block-size', '1000', '--no-placement');
     clearTimeout(timer);
     expect(r.code).toBe(130);
