@@ -17,12 +17,21 @@ export interface GradcheckOptions {
   eps?: number;
   /** Elements checked per input, spread evenly (default all, at most 64). */
   maxElements?: number;
+  /** Exactly which flat elements to check, per input (overrides maxElements). */
+  indices?: Record<string, number[]>;
+  /**
+   * Check this many random directions per input instead of single elements: the derivative
+   * along d (a normal vector) against g . d. Far less sensitive to float32 noise when each
+   * element's gradient is tiny (attention weights at initialisation). `indices` still
+   * restricts d to those elements.
+   */
+  directions?: number;
   seed?: number;
 }
 
 export interface GradcheckResult {
   name: string;
-  /** Flat indices checked. */
+  /** Flat indices checked (for directional checks: the direction number). */
   indices: number[];
   analytic: number[];
   numeric: number[];
@@ -72,19 +81,40 @@ export async function gradcheck(model: ModelProto, opts: GradcheckOptions): Prom
     const eps = opts.eps ?? (input.type === 'float64' ? 1e-6 : 1e-2);
     const g = grads[gm.gradOutputs.get(name)!]!.data as FloatData;
     const count = Math.min(data.length, opts.maxElements ?? 64);
-    const indices = Array.from({ length: count }, (_, k) => Math.floor((k * data.length) / count));
+    const indices = opts.indices?.[name] ?? Array.from({ length: count }, (_, k) => Math.floor((k * data.length) / count));
     const analytic: number[] = [];
     const numeric: number[] = [];
-    for (const i of indices) {
+    const along = async (direction: FloatData) => {
       const perturbed = data.slice() as FloatData;
       const at = (delta: number) => {
-        perturbed[i] = data[i]! + delta;
+        for (let i = 0; i < data.length; i++) perturbed[i] = data[i]! + delta * direction[i]!;
         return forward.run({ ...opts.feeds, [name]: new ort.Tensor(input.type as 'float32', perturbed, input.dims) });
       };
       const plus = loss((await at(eps)) as Record<string, ort.Tensor>);
       const minus = loss((await at(-eps)) as Record<string, ort.Tensor>);
       numeric.push((plus - minus) / (2 * eps));
-      analytic.push(g[i]!);
+      let dot = 0;
+      for (let i = 0; i < data.length; i++) if (direction[i]) dot += g[i]! * direction[i]!;
+      analytic.push(dot);
+    };
+    const checked: number[] = [];
+    if (opts.directions) {
+      const restrict = opts.indices?.[name];
+      for (let k = 0; k < opts.directions; k++) {
+        const d = input.type === 'float64' ? new Float64Array(data.length) : new Float32Array(data.length);
+        if (restrict) for (const i of restrict) d[i] = rng.normal();
+        else for (let i = 0; i < d.length; i++) d[i] = rng.normal();
+        await along(d);
+        checked.push(k);
+      }
+    } else {
+      const unit = input.type === 'float64' ? new Float64Array(data.length) : new Float32Array(data.length);
+      for (const i of indices) {
+        unit[i] = 1;
+        await along(unit);
+        unit[i] = 0;
+        checked.push(i);
+      }
     }
     let maxAbsError = 0;
     let scale = 0;
@@ -92,7 +122,7 @@ export async function gradcheck(model: ModelProto, opts: GradcheckOptions): Prom
       maxAbsError = Math.max(maxAbsError, Math.abs(a - numeric[k]!));
       scale = Math.max(scale, Math.abs(numeric[k]!));
     });
-    results.push({ name, indices, analytic, numeric, maxAbsError, scale });
+    results.push({ name, indices: checked, analytic, numeric, maxAbsError, scale });
   }
   await forward.release();
   await backward.release();

@@ -179,13 +179,14 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   const softLoss = extraScalar(lossGraph.softLoss, 'loss_soft');
   const hardLoss = extraScalar(lossGraph.hardLoss, 'loss_hard');
   const gradNorm = extraScalar(opt.gradNorm, 'grad_norm')!;
-  outputs.push(factsValueInfo(logits, facts.get(logits)!, (i) => (i === 0 ? 'batch' : `logits_d${i}`)));
+  outputs.push(factsValueInfo(logits, facts.get(logits)!, (i) => `${logits}_d${i}`));
   const params: TrainableParam[] = opt.params.map((io, k) => {
     const u = updates[k]!;
-    const rowDims: Array<number | string> = u.rows ? ['rows', ...u.dims.slice(1)] : u.dims;
+    // Symbolic dims name one size each: onnxruntime plans buffer reuse by them.
+    const rowDims: Array<number | string> = u.rows ? [`${u.name}.rows`, ...u.dims.slice(1)] : u.dims;
     outputs.push(makeValueInfo(io.weightOutput, DataType.FLOAT, rowDims));
     for (const s of io.stateOutputs) outputs.push(makeValueInfo(s, DataType.FLOAT, rowDims));
-    if (io.rows) outputs.push(makeValueInfo(io.rows, DataType.INT64, ['rows']));
+    if (io.rows) outputs.push(makeValueInfo(io.rows, DataType.INT64, [`${u.name}.rows`]));
     return {
       name: u.name,
       dims: u.dims,

@@ -68,7 +68,7 @@ export function appendLoss(b: GraphBuilder, logits: string, spec: LossSpec): Los
   const batch = b.op('Cast', [b.op('Gather', [shape, b.int64([0], [], 'loss_axis0')])], { to: DataType.FLOAT }, { name: 'loss/batch' });
 
   if (soft > 0) {
-    const t = (out.teacherLogits = input('teacher_logits', DataType.FLOAT, ['batch', 'num_labels']));
+    const t = (out.teacherLogits = input('teacher_logits', DataType.FLOAT, ['loss_batch', 'loss_classes']));
     if (spec.kind === 'mse') {
       const diff = b.op('Sub', [logits, t]);
       const count = b.op('Cast', [b.op('Size', [logits])], { to: DataType.FLOAT });
@@ -87,8 +87,8 @@ export function appendLoss(b: GraphBuilder, logits: string, spec: LossSpec): Los
   }
 
   if (hard > 0) {
-    const y = (out.labels = input('labels', DataType.INT64, ['batch']));
-    const w = (out.hardWeight = input('hard_weight', DataType.FLOAT, ['batch']));
+    const y = (out.labels = input('labels', DataType.INT64, ['loss_batch']));
+    const w = (out.hardWeight = input('hard_weight', DataType.FLOAT, ['loss_batch']));
     const logp = b.op('LogSoftmax', [logits], { axis: -1 });
     const classes = b.op('Range', [
       b.scalar(0, 'loss_zero', DataType.INT64),
