@@ -19,7 +19,7 @@ import type { GraphOptimizationLevel } from '../runtime/session.js';
 import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
 interface BenchFlags {
-  batchSize: string;
+  batchSize?: string;
   seqLen?: string;
   warmup: string;
   iterations: string;
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('Latency percentiles, throughput, size, memory and node placement of ONNX models, side by side.')
     .argument('<models...>', 'ONNX models; the first is the baseline unless --baseline says otherwise')
-    .option('-b, --batch-size <list>', 'batch sizes, comma-separated: every one is run with every --seq-len', '1')
+    .option('-b, --batch-size <list>', 'batch sizes, comma-separated: every one is run with every --seq-len (default: 1, or the model\'s fixed batch dim)')
     .option('-s, --seq-len <list>', 'sequence lengths, comma-separated (needed when the model has a dynamic sequence dim)')
     .option('--warmup <n>', 'untimed runs per model before timing each batch/seq point', '10')
     .option('-n, --iterations <n>', 'timed runs per model and point', '100')
@@ -95,7 +95,6 @@ function baselineIndex(value: string | undefined, models: string[]): number | un
 
 export function benchOptionsFromFlags(models: string[], flags: BenchFlags): BenchOptions {
   const options: BenchOptions = {
-    batchSizes: parsePositiveIntList(flags.batchSize, '--batch-size'),
     warmup: intFlag(flags.warmup, '--warmup', 0),
     iterations: intFlag(flags.iterations, '--iterations', 1),
     device: parseDevice(flags.device),
@@ -107,8 +106,8 @@ export function benchOptionsFromFlags(models: string[], flags: BenchFlags): Benc
     placement: flags.placement,
     seed: intFlag(flags.seed, '--seed', 0),
   };
-  // Without an explicit --batch-size a model's fixed batch dim is used as it is.
-  if (flags.batchSize === '1') delete options.batchSizes;
+  // Without --batch-size a model's fixed batch dim is used as it is.
+  if (flags.batchSize !== undefined) options.batchSizes = parsePositiveIntList(flags.batchSize, '--batch-size');
   if (flags.seqLen !== undefined) options.seqLens = parsePositiveIntList(flags.seqLen, '--seq-len');
   const baseline = baselineIndex(flags.baseline, models);
   if (baseline !== undefined) options.baseline = baseline;
