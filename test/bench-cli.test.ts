@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { fixtureDir, writeBert, writeIdentity } from './bench-fixtures.js';
+import { fixtureDir, removeFixtureDirs, writeBert, writeIdentity } from './bench-fixtures.js';
+
+afterAll(removeFixtureDirs);
 
 let dir: string;
 let teacher: string;

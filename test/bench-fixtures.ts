@@ -1,6 +1,6 @@
 // Models the bench tests run on, generated (never downloaded): an Identity graph to expose the
 // harness's own cost, small BERT classifiers, and graphs with awkward inputs.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBertClassifier, defaultBertConfig, type BertConfig } from '../src/architectures/bert.js';
@@ -10,8 +10,17 @@ export const tinyBert: BertConfig = { ...defaultBertConfig, vocabSize: 1000, num
 /** Big enough that one run costs clearly more than onnxruntime's fixed per-call cost. */
 export const smallBert: BertConfig = { ...defaultBertConfig, vocabSize: 2000, numLabels: 2, hiddenSize: 128, numHeads: 4, intermediateSize: 512, numLayers: 4, maxPositions: 128 };
 
+const made: string[] = [];
+
 export function fixtureDir(): string {
-  return mkdtempSync(join(tmpdir(), 'bench-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every folder fixtureDir made in this test file (call from afterAll). */
+export function removeFixtureDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function writeBert(dir: string, name: string, config: BertConfig = tinyBert, seed = 1): string {

@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchModels, type BenchProgress } from '../src/bench/index.js';
 import { summarize } from '../src/bench/percentiles.js';
 import { DataType, encodeModel, GraphBuilder } from '../src/onnx/index.js';
 import { openSession, ort } from '../src/runtime/session.js';
-import { fixtureDir, smallBert, writeBert, writeIdentity, writeImageModel } from './bench-fixtures.js';
+import { fixtureDir, removeFixtureDirs, smallBert, writeBert, writeIdentity, writeImageModel } from './bench-fixtures.js';
+
+afterAll(removeFixtureDirs);
 
 let dir: string;
 let teacher: string;

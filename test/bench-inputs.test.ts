@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildBertClassifier } from '../src/architectures/bert.js';
 import { resolveInputShapes, syntheticFeeds, textFeeds, tokensIn, type InputSpec } from '../src/bench/inputs.js';
 import { modelFacts, modelLabels, positionTableRows, weightKindOf } from '../src/bench/model-info.js';
 import { parseDimAssignments, parsePositiveIntList } from '../src/bench/options.js';
-import { fixtureDir, tinyBert, writeBert } from './bench-fixtures.js';
+import { fixtureDir, removeFixtureDirs, tinyBert, writeBert } from './bench-fixtures.js';
+
+afterAll(removeFixtureDirs);
 
 const bertInputs: InputSpec[] = ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({
   name,

@@ -3,10 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { benchModels as BenchModelsFn } from '../src/bench/index.js';
 import { DataType, encodeModel, GraphBuilder } from '../src/onnx/index.js';
-import { fixtureDir, writeBert } from './bench-fixtures.js';
+import { fixtureDir, removeFixtureDirs, writeBert } from './bench-fixtures.js';
+
+afterAll(removeFixtureDirs);
 
 const root = resolve(import.meta.dirname, '..');
 const built = join(root, 'dist/src/bench/index.js');

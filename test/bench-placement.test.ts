@@ -1,10 +1,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { resolveInputShapes, syntheticFeeds } from '../src/bench/inputs.js';
 import { describePlacement, isQuantizedOp, placementWarnings, summarizeProfile } from '../src/bench/placement.js';
 import { SessionRunner } from '../src/bench/session-runner.js';
-import { fixtureDir, writeBert } from './bench-fixtures.js';
+import { fixtureDir, removeFixtureDirs, writeBert } from './bench-fixtures.js';
+
+afterAll(removeFixtureDirs);
 
 const node = (name: string, op: string, provider: string, dur = 10, index = name) => ({
   cat: 'Node',
