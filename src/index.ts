@@ -6,3 +6,4 @@ export * from './data/index.js';
 export * from './eval/index.js';
 export * from './runtime/session.js';
 export * from './runtime/device.js';
+export * from './bench/index.js';
