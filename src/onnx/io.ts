@@ -44,7 +44,9 @@ export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { label?: str
     model = ModelProtoType.decode(bytes) as unknown as ModelProto;
   } catch (e) {
     const msg = (e as Error).message;
-    if (e instanceof RangeError || /index out of range/.test(msg)) {
+    // Every exporter writes ir_version (field 1, varint: byte 0x08) first; garbage that merely
+    // runs past its own end (a text file, an image) is not a truncated model.
+    if (bytes[0] === 0x08 && (e instanceof RangeError || /index out of range/.test(msg))) {
       throw new UserError(`${label}: truncated or corrupt ONNX file (protobuf data ends early: ${msg})`);
     }
     throw new UserError(`${label}: not an ONNX model (protobuf decode failed: ${msg})`);
@@ -114,8 +116,9 @@ export function readExternalData(model: ModelProto, baseDir: string, label: stri
       const got = readSync(fd, buf, 0, size, offset);
       if (got !== size) throw new UserError(`${label}: tensor ${t.name}: external data file ${location} is truncated`);
       t.rawData = buf;
-      t.dataLocation = 0;
-      t.externalData = [];
+      // Absent, not explicitly DEFAULT: the tensor then encodes as if it had always been inline.
+      delete t.dataLocation;
+      delete t.externalData;
     }
   } finally {
     for (const fd of fds.values()) closeSync(fd);

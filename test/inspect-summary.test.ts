@@ -1,0 +1,120 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { inspectModel } from '../src/inspect/index.js';
+import { loadModel, loadModelLazy, saveModel } from '../src/onnx/index.js';
+import { quantizeFile, quantizeModel, type QuantizeOptions } from '../src/quantize/index.js';
+import { smallBert, smallBertModel } from './quantize-fixtures.js';
+
+const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared');
+const REAL = join(SHARED, 'models/sst2-bert-mini/model.onnx');
+const hasShared = existsSync(REAL);
+if (!hasShared) console.warn('../shared is absent: skipping inspect on sst2-bert-mini');
+
+const dir = mkdtempSync(join(tmpdir(), 'inspect-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  try {
+    return { code: await main(['node', 'distillery', ...args]), stdout: stdout.replace(/\u001b\[[0-9;]*m/g, ''), stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+describe('inspectModel', () => {
+  const fp32 = smallBertModel(2);
+
+  it('summarises a float model: interface with symbolic shapes, opsets, histogram, parameters, bytes by dtype', () => {
+    const s = inspectModel(fp32);
+    expect(s.irVersion).toBe(8);
+    expect(s.opsets).toEqual([{ domain: 'ai.onnx', version: 17 }]);
+    expect(s.inputs).toEqual([
+      { name: 'input_ids', dtype: 'int64', shape: ['batch', 'sequence'] },
+      { name: 'attention_mask', dtype: 'int64', shape: ['batch', 'sequence'] },
+      { name: 'token_type_ids', dtype: 'int64', shape: ['batch', 'sequence'] },
+    ]);
+    expect(s.outputs).toEqual([{ name: 'logits', dtype: 'float32', shape: ['batch', 3] }]);
+    expect(s.opHistogram.MatMul).toBe(16);
+    expect(s.opHistogram.Gemm).toBe(2);
+    expect(Object.values(s.opHistogram).reduce((a, b) => a + b, 0)).toBe(s.nodes);
+    const H = smallBert.hiddenSize;
+    const F = smallBert.intermediateSize;
+    const expected = 1000 * H + 32 * H + 2 * H + 2 * H + 2 * (4 * (H * H + H) + (H * F + F) + (F * H + H) + 4 * H) + (H * H + H) + (3 * H + 3);
+    expect(s.parameters).toBe(expected);
+    expect(s.initializerBytesByDtype.float32).toBe(4 * (expected + 6)); // + 6 float scalars (mask fill, GELU constants...)
+    expect(s.initializerBytesByDtype.int64).toBeGreaterThan(0);
+    expect(s.quantized).toEqual([]);
+  });
+
+  for (const options of [{}, { format: 'qoperator' }, { format: 'qdq', perChannel: true }, { weightType: 'uint8', perChannel: true, format: 'qoperator' }, { msOp: 'DynamicQuantizeMatMul', weightType: 'uint8' }] as QuantizeOptions[]) {
+    it(`lists int8 tensors with the scale and zero point the quantizer chose (${JSON.stringify(options)})`, () => {
+      const { model, report } = quantizeModel(fp32, options);
+      const s = inspectModel(model);
+      expect(s.quantized.map((q) => q.name).sort()).toEqual(report.tensors.map((t) => t.quantizedName).sort());
+      for (const t of report.tensors) {
+        const q = s.quantized.find((x) => x.name === t.quantizedName)!;
+        expect(q.dtype).toBe(t.dtype);
+        expect(q.scale, t.name).toEqual(t.scale);
+        expect(q.zeroPoint, t.name).toEqual(t.zeroPoint);
+        // inspect gives the axis of the stored tensor: integer formats store a transB=1 Gemm weight transposed.
+        if (Array.isArray(t.scale)) expect(q.axis).toBe(t.opType === 'Gemm' && options.format !== 'qdq' ? 1 - t.axis! : t.axis);
+      }
+      // Quantized weights count as parameters; scales and zero points do not.
+      expect(s.parameters).toBe(inspectModel(fp32).parameters);
+      expect(s.initializerBytesByDtype[report.options.weightType]).toBeGreaterThan(1000 * 64);
+    });
+  }
+});
+
+describe('distillery inspect (CLI)', () => {
+  it('prints a table, or JSON with --json; weights are not loaded into memory', async () => {
+    const fp32Path = join(dir, 'model.onnx');
+    const int8Path = join(dir, 'model-int8.onnx');
+    await saveModel(smallBertModel(2), fp32Path);
+    await quantizeFile(fp32Path, int8Path, { perChannel: true });
+    const table = await cli('inspect', int8Path);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/IR version 8, producer onnx-distillery, opsets ai\.onnx 17, com\.microsoft 1/);
+    expect(table.stdout).toMatch(/input_ids\s+int64\s+\[batch, sequence\]/);
+    expect(table.stdout).toMatch(/Quantized tensors \(15\)/);
+    expect(table.stdout).toMatch(/bert\.embeddings\.word_embeddings\.weight_quantized\s+int8\s+\[1000, 64\]\s+\S+\.\.\S+ \(64, axis 1\)\s+0 x64\s+Gather/);
+    expect(table.stdout).not.toMatch(/external data/);
+    const json = JSON.parse((await cli('inspect', int8Path, '--json')).stdout);
+    expect(json.file).toBe(int8Path);
+    expect(json.quantized).toHaveLength(15);
+    expect(json.externalTensors).toBe(0);
+    // Same summary as from a fully loaded model.
+    const { file: _f, fileBytes: _b, ...summary } = json;
+    expect(summary).toEqual(JSON.parse(JSON.stringify(inspectModel(await loadModel(int8Path)))));
+    expect(inspectModel(await loadModelLazy(int8Path), { path: int8Path })).toEqual(inspectModel(await loadModel(int8Path)));
+  });
+
+  it('bad input: one line naming the file', async () => {
+    const r = await cli('inspect', join(dir, 'nope.onnx'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/nope\.onnx: no such file/);
+  });
+});
+
+describe.skipIf(!hasShared)('inspect sst2-bert-mini', () => {
+  it('matches the model card: 11,056,386 parameters, opset 14, the exporter op histogram', async () => {
+    const s = inspectModel(await loadModelLazy(REAL), { path: REAL });
+    expect(s.parameters).toBe(11_056_386);
+    expect(s.irVersion).toBe(7);
+    expect(s.opsets).toEqual([{ domain: 'ai.onnx', version: 14 }]);
+    expect(s.opHistogram).toMatchObject({ Constant: 137, Add: 60, Gather: 37, Unsqueeze: 35, Shape: 33, MatMul: 32, Gemm: 2, Erf: 4, Softmax: 4 });
+    expect(s.outputs).toEqual([{ name: 'logits', dtype: 'float32', shape: ['batch', 2] }]);
+    expect(s.initializerBytesByDtype).toEqual({ float32: 4 * 11_056_386 });
+  });
+});

@@ -1,0 +1,177 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { DataType, encodeModel, GraphBuilder, saveModel } from '../src/onnx/index.js';
+import { smallBertModel } from './quantize-fixtures.js';
+
+const ansi = /\u001b\[[0-9;]*m/g;
+
+/** Runs the CLI in process; returns exit code and what it printed. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  try {
+    const code = await main(['node', 'distillery', ...args]);
+    return { code, stdout: stdout.replace(ansi, ''), stderr: stderr.replace(ansi, '') };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+describe('distillery quantize (CLI)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quantize-cli-'));
+  const model = join(dir, 'model.onnx');
+  const noOps = join(dir, 'relu.onnx');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    process.exitCode = undefined;
+  });
+
+  beforeAll(async () => {
+    await saveModel(smallBertModel(3), model);
+    const b = new GraphBuilder({ opset: 17 });
+    b.node('Relu', [b.input('x', DataType.FLOAT, [2])], { outputs: ['y'] });
+    b.output('y');
+    await saveModel(b.build(), noOps);
+  });
+
+  /** A bad input: non-zero exit, one line on stderr naming the file and the problem, nothing written. */
+  async function expectBadInput(args: string[], file: string, problem: RegExp, output: string) {
+    const before = readdirSync(dir).sort();
+    const r = await cli(...args);
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toContain(file);
+    expect(lines[0]).toMatch(problem);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    expect(existsSync(output)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(before); // no temp files left either
+  }
+
+  it('quantizes, prints the report, and writes the output atomically', async () => {
+    const out = join(dir, 'int8.onnx');
+    const r = await cli('quantize', model, '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Quantized 15 tensors \(dynamic, ms, int8 symmetric, per-tensor\)/);
+    expect(r.stdout).toMatch(/bert\.embeddings\.word_embeddings\.weight\s+Gather\s+\[1000, 64\]/);
+    expect(r.stdout).toMatch(/SQNR dB/);
+    expect(r.stdout).toMatch(/classifier\.weight is too small/);
+    expect(r.stdout).toMatch(/Size: .* -> .* \(0\.\d+ of the input\)/);
+    expect(existsSync(out)).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    // Never over an existing file without --force; with --force, fine.
+    await expectBadInput(['quantize', model, '-o', out], out, /already exists \(use --force to overwrite\)/, join(dir, 'never'));
+    const again = await cli('quantize', model, '-o', out, '--force', '--json', '--per-channel', '--format', 'qoperator');
+    expect(again.code).toBe(0);
+    const json = JSON.parse(again.stdout);
+    expect(json.written).toBe(true);
+    expect(json.options).toMatchObject({ format: 'qoperator', perChannel: true, weightType: 'int8', symmetric: true });
+    expect(json.tensors[0]).toMatchObject({ name: 'bert.embeddings.word_embeddings.weight', shape: [1000, 64], dtype: 'int8', axis: 1 });
+    expect(json.tensors[0].scale).toHaveLength(64);
+    expect(json.decisions.some((d: { status: string; reason?: string }) => d.status === 'skipped' && /not a constant/.test(d.reason ?? ''))).toBe(true);
+    expect(json.files.ratio).toBeLessThan(0.35);
+  });
+
+  it('refuses to write over the input, even with --force', async () => {
+    const before = readFileSync(model);
+    const r = await cli('quantize', model, '-o', model, '--force');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model\.onnx: refusing to overwrite the input model/);
+    expect(Buffer.compare(readFileSync(model), before)).toBe(0);
+  });
+
+  it('missing file', async () => {
+    const missing = join(dir, 'missing.onnx');
+    await expectBadInput(['quantize', missing, '-o', join(dir, 'o1.onnx')], missing, /no such file/, join(dir, 'o1.onnx'));
+  });
+
+  it('not ONNX', async () => {
+    const text = join(dir, 'notes.onnx');
+    writeFileSync(text, 'this is a text file, not a model\n'.repeat(20));
+    await expectBadInput(['quantize', text, '-o', join(dir, 'o2.onnx')], text, /not an ONNX model/, join(dir, 'o2.onnx'));
+    rmSync(text);
+    const json = join(dir, 'config.onnx');
+    writeFileSync(json, JSON.stringify({ hidden_size: 64 }));
+    await expectBadInput(['quantize', json, '-o', join(dir, 'o2.onnx')], json, /not an ONNX model/, join(dir, 'o2.onnx'));
+    const png = join(dir, 'image.onnx');
+    writeFileSync(png, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+    await expectBadInput(['quantize', png, '-o', join(dir, 'o2.onnx')], png, /not an ONNX model/, join(dir, 'o2.onnx'));
+    rmSync(png);
+    rmSync(json);
+  });
+
+  it('truncated file', async () => {
+    const bytes = readFileSync(model);
+    const cut = join(dir, 'cut.onnx');
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await expectBadInput(['quantize', cut, '-o', join(dir, 'o3.onnx')], cut, /truncated or corrupt ONNX file/, join(dir, 'o3.onnx'));
+    rmSync(cut);
+  });
+
+  it('IR version newer than onnxruntime supports', async () => {
+    const future = join(dir, 'ir12.onnx');
+    const m = smallBertModel(3);
+    m.irVersion = 12;
+    writeFileSync(future, encodeModel(m));
+    await expectBadInput(['quantize', future, '-o', join(dir, 'o4.onnx')], future, /IR version 12 is newer than onnxruntime here supports \(<= 11\)/, join(dir, 'o4.onnx'));
+    rmSync(future);
+  });
+
+  it('model with no quantizable op: warns, writes nothing unless --force', async () => {
+    const out = join(dir, 'relu-int8.onnx');
+    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no quantizable op .*nothing written \(--force writes it anyway\)/, out);
+    const forced = await cli('quantize', noOps, '-o', out, '--force');
+    expect(forced.code).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    rmSync(out);
+  });
+
+  it('unknown node names are errors listing near matches', async () => {
+    const out = join(dir, 'o5.onnx');
+    await expectBadInput(
+      ['quantize', model, '-o', out, '--exclude-nodes', 'MatMul_1,MatMul_99'],
+      model,
+      /--exclude-nodes: no node named "MatMul_99".*nearest: "MatMul_\d+"/,
+      out,
+    );
+    await expectBadInput(['quantize', model, '-o', out, '--include-nodes', 'Gathr_2'], model, /--include-nodes: no node named "Gathr_2"; nearest: "Gather_2"/, out);
+  });
+
+  it('unwritable output directory', async () => {
+    const out = join(dir, 'no-such-dir', 'o6.onnx');
+    await expectBadInput(['quantize', model, '-o', out], out, /output directory .* does not exist/, out);
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, 'x');
+    await expectBadInput(['quantize', model, '-o', join(file, 'o7.onnx')], file, /is not a directory/, join(file, 'o7.onnx'));
+    rmSync(file);
+    if (process.getuid?.() !== 0) {
+      const ro = join(dir, 'read-only');
+      mkdirSync(ro, { mode: 0o555 });
+      await expectBadInput(['quantize', model, '-o', join(ro, 'o8.onnx')], ro, /is not writable/, join(ro, 'o8.onnx'));
+    }
+  });
+
+  it('unsupported settings are rejected clearly', async () => {
+    const out = join(dir, 'o9.onnx');
+    for (const [flags, problem] of [
+      [['--bits', '4'], /--bits 4 is not supported yet/],
+      [['--mode', 'static'], /--mode static is not supported yet/],
+      [['--format', 'tflite'], /--format tflite: unknown format/],
+      [['--op-types', 'MatMul,Conv'], /--op-types Conv: no quantization rule/],
+      [['--symmetric', '--asymmetric'], /mutually exclusive/],
+    ] as const) {
+      const r = await cli('quantize', model, '-o', out, ...flags);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(problem);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+});
