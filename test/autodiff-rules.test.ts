@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { gradcheck } from '../src/autodiff/gradcheck.js';
 import { SeededRandom } from '../src/architectures/random.js';
-import { DataType, GraphBuilder, makeTensor, type ModelProto } from '../src/onnx/index.js';
+import { DataType, encodeModel, GraphBuilder, makeTensor, type ModelProto } from '../src/onnx/index.js';
+import { buildGradientModel } from '../src/autodiff/gradient-model.js';
 import { ort } from '../src/runtime/session.js';
 
 /**
@@ -226,4 +227,29 @@ describe('indexing and shape rules', () => {
       eps: 1e-3,
       tol: 1e-4,
     }));
+});
+
+describe('training-mode Dropout', () => {
+  it('passes dy through the same mask the forward pass drew, scaled by 1 / (1 - ratio)', async () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const x = b.input('x', DataType.FLOAT, [4, 8]);
+    b.node('Dropout', [x, b.scalar(0.25, 'ratio'), b.initializer('mode', Uint8Array.of(1), [], DataType.BOOL)], { outputs: ['y'], attrs: { seed: 3 } });
+    b.output('y', DataType.FLOAT, [4, 8]);
+    const gm = await buildGradientModel(b.build(), { wrt: ['x'] });
+    const session = await ort.InferenceSession.create(encodeModel(gm.model));
+    const xs = Float32Array.from({ length: 32 }, (_, i) => 1 + i);
+    const dys = Float32Array.from({ length: 32 }, (_, i) => 100 + i);
+    const out = await session.run({ x: new ort.Tensor('float32', xs, [4, 8]), [gm.seedInputs.get('y')!]: new ort.Tensor('float32', dys, [4, 8]) });
+    const y = out.y!.data as Float32Array;
+    const dx = out[gm.gradOutputs.get('x')!]!.data as Float32Array;
+    let kept = 0;
+    for (let i = 0; i < 32; i++) {
+      const keep = y[i] !== 0;
+      kept += Number(keep);
+      expect(y[i]).toBeCloseTo(keep ? xs[i]! / 0.75 : 0, 4);
+      expect(dx[i]).toBeCloseTo(keep ? dys[i]! / 0.75 : 0, 3);
+    }
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(32);
+  });
 });

@@ -57,7 +57,7 @@ export interface GradContext {
   grad(i: number, g: string): void;
   /**
    * The name of forward output k, adding it to the forward node when the model did not ask for
-   * it (LayerNormalization's Mean/InvStdDev, Dropout's mask).
+   * it (a training-mode Dropout's mask).
    */
   forwardOutput(k: number): string;
 }

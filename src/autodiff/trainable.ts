@@ -1,5 +1,5 @@
 /**
- * Which initializers train. By default every float initializer of rank >= 1 (weights,
+ * Which initializers train. By default every float32 initializer of rank >= 1 (weights,
  * biases, embedding tables, LayerNorm parameters; rank-0 initializers are constants such as
  * scales and epsilons). `freeze` patterns remove some:
  *   - `embeddings`: every table read by a Gather (word, position, token-type embeddings) and
@@ -14,14 +14,14 @@ import { UserError } from '../errors.js';
 import { DataType, tensorDims, type GraphProto, type TensorProto } from '../onnx/index.js';
 
 export interface TrainableSelection {
-  /** Which initializers may train (default: float, rank >= 1). */
+  /** Which initializers may train (default: float32, rank >= 1). */
   trainable?: (name: string, tensor: TensorProto) => boolean;
   /** Freeze patterns (see module doc). */
   freeze?: readonly string[];
 }
 
 export function selectTrainable(graph: GraphProto, sel: TrainableSelection = {}, label = 'model'): { trainable: string[]; frozen: string[] } {
-  const isDefault = (t: TensorProto) => (t.dataType === DataType.FLOAT || t.dataType === DataType.DOUBLE) && tensorDims(t).length >= 1;
+  const isDefault = (t: TensorProto) => t.dataType === DataType.FLOAT && tensorDims(t).length >= 1;
   const candidates = (graph.initializer ?? []).filter((t) => (sel.trainable ? sel.trainable(t.name ?? '', t) : isDefault(t)));
   const names = candidates.map((t) => t.name ?? '');
   const frozen = new Set<string>();

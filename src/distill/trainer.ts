@@ -54,6 +54,11 @@ export interface TrainerOptions extends TrainableSelection {
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Names the model in error messages. */
   label?: string;
+  /**
+   * Sample inputs for the one-off shape probe when zeros will not do (see probeValueFacts):
+   * called with the sizes chosen for each symbolic input dim.
+   */
+  probeFeeds?: (sizes: Map<string, number>, run: 0 | 1) => Record<string, ort.Tensor>;
 }
 
 export interface TrainBatch {
@@ -121,6 +126,7 @@ export async function createTrainer(model: ModelProto, opts: TrainerOptions): Pr
     sparseEmbeddings: opts.sparseEmbeddings,
     decay: opts.decay,
     label,
+    sampleFeeds: opts.probeFeeds,
   });
   const { session } = await openSession(encodeModel(graph.model), {
     threads: opts.threads,
