@@ -1,4 +1,89 @@
 import type { Command } from 'commander';
+import { distill } from '../distill/distill.js';
+import type { DistillResult } from '../distill/options.js';
+import { formatBytes, formatTable, printJson } from './output.js';
+import {
+  addRecipeOptions,
+  choice,
+  collect,
+  number,
+  percent,
+  positiveInt,
+  recipeFromFlags,
+  runSummary,
+  withProgress,
+  type RecipeFlags,
+} from './training-flags.js';
 
-// Placeholder: this command is being built (see the issue tracker); it registers nothing yet.
-export function register(_program: Command): void {}
+/** Version of the `--json` document (docs/readme/distill.md); bumped on any incompatible change. */
+export const distillJsonSchema = 'onnx-distillery/distill@1';
+
+interface DistillFlags extends RecipeFlags {
+  teacher: string;
+  student?: string;
+  studentConfig?: string;
+  unlabeled: string[];
+  loss: 'kl' | 'mse' | 'ce';
+  temperature: number;
+  alpha: number;
+  teacherBatchSize: number;
+  teacherCache: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('distill')
+    .description("Train a student on a teacher's soft labels (knowledge distillation) and write it as a clean ONNX classifier.")
+    .requiredOption('--teacher <path>', 'teacher ONNX classifier (its tokenizer and config.json next to it)')
+    .option('--student <path>', 'student ONNX classifier to train (its tokenizer next to it)')
+    .option('--student-config <spec>', "fresh BERT student with the teacher's vocabulary, labels and positions: layers=2,hidden=128,heads=2,ffn=512")
+    .option('--unlabeled <path>', 'texts the teacher labels (soft targets only): .txt (one per line), .csv, .tsv, .jsonl (repeatable)', collect, [])
+    .option('--loss <kind>', 'kl (KD: alpha T^2 KL + (1 - alpha) CE), mse (on logits) or ce (hard labels only)', choice('--loss', ['kl', 'mse', 'ce']), 'kl')
+    .option('--temperature <T>', 'softmax temperature of the KL term', number('--temperature'), 2)
+    .option('--alpha <a>', 'weight of the teacher term (the hard-label term gets 1 - alpha)', number('--alpha'), 0.5)
+    .option('--teacher-batch-size <n>', 'examples per teacher batch when computing its logits', positiveInt('--teacher-batch-size'), 64)
+    .option('--no-teacher-cache', 'recompute the teacher logits even when cached');
+  addRecipeOptions(cmd).action(async (flags: DistillFlags) => {
+    const result = await withProgress(Boolean(flags.quiet || flags.json), (events, signal) =>
+      distill(
+        {
+          ...recipeFromFlags(flags),
+          teacher: flags.teacher,
+          ...(flags.student !== undefined ? { student: flags.student } : {}),
+          ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig } : {}),
+          unlabeled: flags.unlabeled,
+          loss: flags.loss,
+          temperature: flags.temperature,
+          alpha: flags.alpha,
+          teacherBatchSize: flags.teacherBatchSize,
+          teacherCache: flags.teacherCache,
+          signal,
+        },
+        events,
+      ),
+    );
+    if (flags.json) printJson({ schema: distillJsonSchema, ...result });
+    else process.stdout.write(formatDistillReport(result) + '\n');
+  });
+}
+
+export function formatDistillReport(r: DistillResult): string {
+  const ratio = (a: number, b: number) => (b > 0 ? `${((a / b) * 100).toFixed(1)} %` : undefined);
+  const table = formatTable(
+    ['model', 'val accuracy', 'parameters', 'size', 'path'],
+    [
+      ['teacher', percent(r.teacher.accuracy), r.teacher.parameters.toLocaleString('en-US'), formatBytes(r.teacher.bytes), r.teacher.path],
+      ['student', percent(r.student.accuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes), r.student.path],
+      [
+        'student / teacher',
+        r.retention !== undefined ? `${(r.retention * 100).toFixed(1)} % retained` : undefined,
+        ratio(r.student.parameters, r.teacher.parameters),
+        ratio(r.student.bytes, r.teacher.bytes),
+        '',
+      ],
+    ],
+  );
+  const teacher = `teacher logits: ${r.teacherLogits.examples} examples${r.teacherLogits.cached ? ' (cached)' : ''} in ${r.teacherLogits.seconds.toFixed(1)}s` +
+    (r.unlabeledExamples ? `; ${r.unlabeledExamples} of them unlabeled (soft targets only)` : '');
+  return [table, '', teacher, runSummary(r)].join('\n');
+}

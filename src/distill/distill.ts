@@ -1,0 +1,239 @@
+/**
+ * `distill()`: a student learns from a teacher's soft labels (and the hard labels), on the
+ * training set plus any transfer set. The teacher's logits are computed once with onnxruntime
+ * and cached on disk; the student is either an ONNX classifier the user brings or a fresh
+ * BERT-style encoder built to match the teacher's inputs, vocabulary, labels and positions.
+ */
+import { stat } from 'node:fs/promises';
+import { bertConfigJson, buildBertClassifier } from '../architectures/bert.js';
+import type { EncodedExample } from '../data/encode.js';
+import { LabelMap } from '../data/labels.js';
+import { loadModelConfig, type ModelConfig } from '../data/model-config.js';
+import { loadModelTokenizer } from '../data/model-tokenizer.js';
+import type { Tokenizer } from '../data/tokenizer.js';
+import { UserError } from '../errors.js';
+import { openClassifier } from '../eval/classifier.js';
+import { argmaxRows } from '../eval/metrics.js';
+import { loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
+import { resolveLossSpec, resolveRecipe, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
+import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
+import { runAndWrite } from './run-and-write.js';
+import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
+import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
+import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
+
+export async function distill(options: DistillOptions, events: TrainingEvents = () => {}): Promise<DistillResult> {
+  const startedAt = performance.now();
+  const o = options;
+  if (!o.teacher) throw new UserError('distill: give --teacher');
+  if (!o.output) throw new UserError('distill: give -o/--output');
+  if ((o.student === undefined) === (o.studentConfig === undefined)) {
+    throw new UserError('distill: give either --student (an ONNX model) or --student-config (a fresh BERT student), not both or neither');
+  }
+  const recipe = resolveRecipe(o, o.val !== undefined);
+  const loss = resolveLossSpec(o);
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    events({ type: 'warning', message });
+  };
+
+  // Teacher: tokenizer, labels, position table.
+  events({ type: 'phase', phase: 'reading', message: `reading ${o.teacher}` });
+  const teacherConfig = await loadModelConfig(o.teacher);
+  const teacherTok = await loadModelTokenizer(o.teacher, { maxLength: o.maxLength, config: teacherConfig ?? null });
+  teacherTok.warnings.forEach(warn);
+  const teacherModel = await loadModel(o.teacher);
+  const teacherWidth = outputWidth(teacherModel);
+  const labels = o.labels
+    ? LabelMap.fromSpec(o.labels)
+    : teacherConfig
+      ? LabelMap.fromConfig(teacherConfig)
+      : undefined;
+  const numLabels = labels?.size ?? teacherWidth ?? (await teacherOutputWidth(o.teacher));
+  if (teacherWidth !== undefined && teacherWidth !== numLabels) {
+    throw new UserError(`${o.teacher}: the teacher outputs ${teacherWidth} scores but there are ${numLabels} labels (from ${labels?.source})`);
+  }
+  const labelNames = labels?.names ?? Array.from({ length: numLabels }, (_, i) => String(i));
+
+  // Student: the user's, or a fresh BERT with the teacher's vocabulary, labels and positions.
+  let student: ModelProto;
+  let studentTok: Tokenizer;
+  let tokenizerFiles: TokenizerFile[];
+  let configJson: Record<string, unknown>;
+  const inputs = [o.teacher, o.train, ...(o.val ? [o.val] : []), ...(o.unlabeled ?? []), teacherTok.tokenizer.path];
+  if (teacherConfig) inputs.push(teacherConfig.path);
+  let studentDescription: string;
+  if (o.studentConfig !== undefined) {
+    const spec = typeof o.studentConfig === 'string' ? parseArchitectureSpec(o.studentConfig, '--student-config') : o.studentConfig;
+    const vocabSize = teacherConfig?.vocabSize ?? teacherTok.tokenizer.vocabSize;
+    const maxPositions = teacherTok.positionLimit ?? teacherConfig?.maxPositionEmbeddings ?? teacherTok.tokenizer.maxLength;
+    const cfg = bertConfigFromSpec(spec, { vocabSize, numLabels, maxPositions }, '--student-config');
+    if (cfg.maxPositions < teacherTok.tokenizer.maxLength) {
+      throw new UserError(`--student-config: positions=${cfg.maxPositions} is shorter than the inputs (${teacherTok.tokenizer.maxLength} tokens); raise it or pass --max-length`);
+    }
+    student = buildBertClassifier(cfg, { seed: recipe.seed });
+    studentTok = teacherTok.tokenizer;
+    tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
+    configJson = { ...bertConfigJson(cfg, [...labelNames]), ...tokenizerSettings(teacherConfig) };
+    studentDescription = `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}`;
+  } else {
+    const path = o.student!;
+    inputs.push(path);
+    const studentConfig = await loadModelConfig(path);
+    if (studentConfig) inputs.push(studentConfig.path);
+    const loaded = await loadModelTokenizer(path, { maxLength: o.maxLength, config: studentConfig ?? null });
+    loaded.warnings.forEach(warn);
+    inputs.push(loaded.tokenizer.path);
+    student = await loadModel(path);
+    const width = outputWidth(student);
+    if (width !== undefined && width !== numLabels) {
+      throw new UserError(`${path}: the student outputs ${width} scores but the teacher has ${numLabels} labels`);
+    }
+    studentTok = loaded.tokenizer;
+    tokenizerFiles = tokenizerFilesOf(loaded.tokenizer.path);
+    configJson = withLabels(studentConfig, labelNames, loaded.positionLimit);
+    studentDescription = path;
+  }
+
+  const plan = await planOutputs(o.output, {
+    force: o.force,
+    resume: o.resume,
+    inputs,
+    tokenizer: tokenizerFiles,
+    log: o.log,
+    checkpointDir: o.checkpointDir,
+  });
+
+  // Data: read once, tokenized for the student (and for the teacher when its tokenizer differs).
+  events({ type: 'phase', phase: 'reading', message: `reading ${o.train}` });
+  const trainSet = await readLabeledSet(o.train, o.dataset);
+  const valSet = o.val ? await readLabeledSet(o.val, o.dataset) : undefined;
+  const transferSets: TextSet[] = [];
+  for (const p of o.unlabeled ?? []) transferSets.push(await readUnlabeledSet(p, { textCol: o.dataset?.textCol }));
+  const sets = [trainSet, ...transferSets];
+  const sameTokenizer = studentTok.fingerprint === teacherTok.tokenizer.fingerprint;
+  const encodeAll = (tok: Tokenizer) => sets.flatMap((set) => encodeSet(set, tok, labels));
+  const examples = encodeAll(studentTok);
+  const teacherExamples = sameTokenizer ? examples : encodeAll(teacherTok.tokenizer);
+  const valExamples = valSet ? encodeSet(valSet, studentTok, labels) : undefined;
+  const teacherValExamples = valSet ? (sameTokenizer ? valExamples! : encodeSet(valSet, teacherTok.tokenizer, labels)) : undefined;
+  for (const tok of sameTokenizer ? [studentTok] : [studentTok, teacherTok.tokenizer]) if (tok.truncationWarning) warn(tok.truncationWarning);
+  const unlabeledCount = examples.length - trainSet.records.length;
+
+  // Teacher logits, once, cached by teacher + data + encoding.
+  const session = { threads: recipe.threads, device: recipe.device };
+  const t0 = performance.now();
+  const cacheKey = (paths: string[], columns: unknown[]) => ({
+    teacherPath: o.teacher,
+    dataPaths: paths,
+    encodingFingerprint: JSON.stringify([teacherTok.tokenizer.fingerprint, columns]),
+  });
+  let trainLogits: TeacherLogits | undefined;
+  if (loss.kind !== 'ce') {
+    events({ type: 'phase', phase: 'teacher', message: `teacher logits for ${teacherExamples.length} examples` });
+    trainLogits = await teacherLogits(teacherExamples, cacheKey(sets.map((s) => s.path), sets.map((s) => s.columns)), {
+      session,
+      batchSize: o.teacherBatchSize ?? 64,
+      useCache: o.teacherCache ?? true,
+      onProgress: (done, total) => events({ type: 'teacher-progress', done, total }),
+    });
+    if (trainLogits.numLabels !== numLabels) throw new UserError(`${o.teacher}: the teacher outputs ${trainLogits.numLabels} scores, expected ${numLabels}`);
+  }
+  let teacherAccuracy: number | undefined;
+  if (valSet && teacherValExamples) {
+    const v = await teacherLogits(teacherValExamples, cacheKey([valSet.path], [valSet.columns]), { session, batchSize: o.teacherBatchSize ?? 64, useCache: o.teacherCache ?? true });
+    teacherAccuracy = accuracyOf(v.logits, numLabels, teacherValExamples);
+  }
+  const teacherSeconds = (performance.now() - t0) / 1000;
+
+  const result = await runAndWrite({
+    label: 'student',
+    model: student,
+    examples,
+    teacherLogits: trainLogits?.logits,
+    numLabels,
+    padId: studentTok.padId,
+    validation: valExamples,
+    loss,
+    recipe,
+    plan,
+    fingerprint: JSON.stringify(['distill', loss, studentDescription]),
+    resume: o.resume ?? false,
+    events,
+    signal: o.signal,
+    configJson,
+    inputs,
+    start: {
+      command: 'distill',
+      teacher: o.teacher,
+      student: studentDescription,
+      train: o.train,
+      val: o.val,
+      unlabeled: o.unlabeled ?? [],
+      trainExamples: trainSet.records.length,
+      unlabeledExamples: unlabeledCount,
+      valExamples: valExamples?.length ?? 0,
+      loss,
+      recipe,
+    },
+    startedAt,
+    warnings,
+  });
+  const { engine: _engine, ...rest } = result;
+  const teacherBytes = (await stat(o.teacher)).size;
+  return {
+    ...rest,
+    teacher: {
+      path: o.teacher,
+      ...(teacherAccuracy !== undefined ? { accuracy: teacherAccuracy } : {}),
+      parameters: modelStats(teacherModel).parameters,
+      bytes: teacherBytes,
+    },
+    ...(teacherAccuracy !== undefined && rest.student.accuracy !== undefined && teacherAccuracy > 0
+      ? { retention: rest.student.accuracy / teacherAccuracy }
+      : {}),
+    teacherLogits: { cached: trainLogits?.cached ?? false, seconds: teacherSeconds, examples: trainLogits?.count ?? 0 },
+    unlabeledExamples: unlabeledCount,
+  };
+}
+
+/** The static width of the model's first output ([batch, C]), when declared. */
+export function outputWidth(model: ModelProto): number | undefined {
+  const shape = valueShape(model.graph?.output?.[0]);
+  const w = shape?.[1];
+  return typeof w === 'number' && w > 0 ? w : undefined;
+}
+
+async function teacherOutputWidth(path: string): Promise<number> {
+  const c = await openClassifier(path);
+  await c.session.release();
+  return c.numLabels;
+}
+
+export function accuracyOf(logits: Float32Array, width: number, examples: readonly EncodedExample[]): number {
+  const preds = argmaxRows(logits, width);
+  let correct = 0;
+  examples.forEach((e, i) => {
+    if (preds[i] === e.label) correct++;
+  });
+  return examples.length ? correct / examples.length : 0;
+}
+
+/** Tokenizer settings a config.json may carry (kept so the copied vocab.txt tokenizes the same). */
+export function tokenizerSettings(config: ModelConfig | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['do_lower_case', 'strip_accents']) if (config?.raw[k] !== undefined) out[k] = config.raw[k];
+  return out;
+}
+
+/** A model's own config.json with the labels set (or a minimal one when it has none). */
+export function withLabels(config: ModelConfig | undefined, labels: readonly string[], positions: number | undefined): Record<string, unknown> {
+  const base: Record<string, unknown> = config ? { ...config.raw } : positions !== undefined ? { max_position_embeddings: positions } : {};
+  return {
+    ...base,
+    num_labels: labels.length,
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+  };
+}

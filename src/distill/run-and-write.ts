@@ -1,0 +1,99 @@
+/**
+ * The part `distill` and `train` share after they have a model and tokenized data: open the
+ * log, run the engine, write the model with its config.json and tokenizer files.
+ */
+import type { EncodedExample } from '../data/encode.js';
+import { modelStats, type ModelProto } from '../onnx/index.js';
+import { clearCheckpoints, writeOutputs, type OutputPlan } from './output-files.js';
+import { runTraining, type EngineResult } from './loop.js';
+import type { LossSpec } from './losses.js';
+import type { ResolvedRecipe, TrainingEvents, TrainingResult } from './options.js';
+import { JsonlLog } from './train-log.js';
+
+export interface RunSpec {
+  label: string;
+  model: ModelProto;
+  examples: readonly EncodedExample[];
+  teacherLogits?: Float32Array;
+  numLabels: number;
+  padId: number;
+  validation?: readonly EncodedExample[];
+  loss: LossSpec;
+  recipe: ResolvedRecipe;
+  plan: OutputPlan;
+  fingerprint: string;
+  resume: boolean;
+  events?: TrainingEvents;
+  signal?: AbortSignal;
+  /** config.json written next to the model. */
+  configJson: Record<string, unknown>;
+  /** Paths no output may replace. */
+  inputs: string[];
+  /** Written as the log's first line (settings and data sizes). */
+  start: Record<string, unknown>;
+  /** When the whole call started (performance.now()). */
+  startedAt: number;
+  warnings: string[];
+}
+
+export async function runAndWrite(s: RunSpec): Promise<TrainingResult & { engine: EngineResult }> {
+  if (!s.resume) await clearCheckpoints(s.plan.checkpointDir);
+  const log = JsonlLog.open(s.plan.log, { append: s.resume });
+  let engine: EngineResult;
+  try {
+    log.write({ type: 'start', resume: s.resume, ...s.start });
+    engine = await runTraining({
+      label: s.label,
+      model: s.model,
+      examples: s.examples,
+      teacherLogits: s.teacherLogits,
+      numLabels: s.numLabels,
+      padId: s.padId,
+      validation: s.validation,
+      loss: s.loss,
+      recipe: s.recipe,
+      checkpointDir: s.plan.checkpointDir,
+      log,
+      fingerprint: s.fingerprint,
+      resume: s.resume,
+      events: s.events,
+      signal: s.signal,
+    });
+  } finally {
+    log.close();
+  }
+  s.events?.({ type: 'phase', phase: 'writing', message: `writing ${s.plan.model}` });
+  const bytes = await writeOutputs(s.plan, engine.model, s.configJson, s.inputs);
+  const r = s.recipe;
+  return {
+    engine,
+    files: {
+      model: s.plan.model,
+      config: s.plan.config,
+      tokenizer: s.plan.tokenizer.map((t) => t.to),
+      log: s.plan.log,
+      checkpointDir: s.plan.checkpointDir,
+    },
+    student: {
+      path: s.plan.model,
+      ...(engine.accuracy !== undefined ? { accuracy: engine.accuracy } : {}),
+      parameters: modelStats(engine.model).parameters,
+      bytes,
+    },
+    ...(engine.initialAccuracy !== undefined ? { initialAccuracy: engine.initialAccuracy } : {}),
+    selected: engine.selected,
+    ...(engine.best ? { best: engine.best } : {}),
+    steps: engine.steps,
+    totalSteps: engine.totalSteps,
+    epochs: r.epochs,
+    stopReason: engine.stopReason,
+    examplesSeen: engine.examplesSeen,
+    trainExamples: s.examples.length,
+    seconds: (performance.now() - s.startedAt) / 1000,
+    trainSeconds: engine.trainSeconds,
+    examplesPerSecond: engine.trainSeconds > 0 ? engine.examplesSeen / engine.trainSeconds : 0,
+    losses: engine.losses,
+    evals: engine.evals,
+    warnings: s.warnings,
+  };
+}
