@@ -6,7 +6,7 @@
  *
  *   node dist/scripts/bench-trainer.js [--batch 32] [--threads 2] [--steps 40] [--rounds 5]
  *       [--level basic|extended|all|disabled] [--dense-embeddings] [--loss kl|ce|mse] [--examples 6400]
- *       [--data train|validation] [--pad-to N]
+ *       [--data train|validation] [--pad-to N] [--dropout 0.1]
  *
  * SST-2's train.tsv is mostly short phrases (mean padded length ~13); validation.tsv holds full
  * sentences (~25). --pad-to N pads every batch to at least N tokens (masked), for a fixed length.
@@ -41,6 +41,7 @@ const level = opt('--level', 'extended') as GraphOptimizationLevel;
 const loss = opt('--loss', 'kl') as LossKind;
 const dense = args.includes('--dense-embeddings');
 const padTo = Number(opt('--pad-to', '0'));
+const dropout = Number(opt('--dropout', '0'));
 const dataFile = opt('--data', 'train');
 
 const modelDir = join(shared, 'models/sst2-student-init');
@@ -76,6 +77,8 @@ const trainer = await createTrainer(model, {
   threads,
   graphOptimizationLevel: level,
   sparseEmbeddings: !dense,
+  dropout,
+  seed: 1,
 });
 const buildMs = performance.now() - t0;
 const inputs = trainer.graph.dataInputs.map((name) => ({ name, isTensor: true as const, type: 'int64' as const, shape: ['batch', 'sequence'] }));
@@ -117,6 +120,7 @@ const report = {
   graphOptimizationLevel: level,
   embeddings: dense ? 'dense' : 'rows',
   loss,
+  dropout,
   buildMs: Math.round(buildMs),
   trainingGraphNodes: trainer.graph.model.graph!.node!.length,
   msPerStep: { median: Number(med.toFixed(1)), best: Number(best.ms.toFixed(1)) },

@@ -75,7 +75,12 @@ describe.skipIf(!hasShared)('trainer on the exported sst2-student-init', () => {
       loss: { kind: 'kd', temperature: 2, alpha: 0.5 },
       optimizer: { kind: 'adamw', weightDecay: 0.01, maxGradNorm: 1 },
       threads: 2,
+      dropout: 0.1,
+      seed: 1,
     });
+    // Dropout found in the exporter's decomposed graph as in HF's module: embeddings, attention
+    // probabilities, attention output, FFN output, classifier input.
+    expect(trainer.graph.dropout.map((d) => d.kind).sort()).toEqual(['attention', 'classifier', 'embeddings', 'hidden', 'hidden']);
     const b = batch(new SeededRandom(2), 16, 12);
     const losses: number[] = [];
     for (let i = 0; i < 20; i++) losses.push((await trainer.step(b, 2e-3)).loss);

@@ -111,6 +111,25 @@ describe('trainer on a builder BERT', () => {
     }
   });
 
+  it('inserts dropout at BERT\'s places; same seed gives the same weights, another seed others', async () => {
+    const model = buildBertClassifier({ ...tiny, numLayers: 2 }, { seed: 9 });
+    const run = async (seed: number) => {
+      const t = await createTrainer(model, { ...options, dropout: 0.1, seed });
+      const rng = new SeededRandom(3);
+      for (let i = 0; i < 3; i++) await t.step(makeBatch(rng, 8), 1e-3);
+      const w = t.currentWeights().get('classifier.weight')!.slice();
+      const kinds = t.graph.dropout.map((d) => d.kind);
+      await t.release();
+      return { w, kinds };
+    };
+    const a = await run(1);
+    const b = await run(1);
+    const c = await run(2);
+    expect(a.kinds.sort()).toEqual(['attention', 'attention', 'classifier', 'embeddings', 'hidden', 'hidden', 'hidden', 'hidden']);
+    expect(Buffer.compare(Buffer.from(a.w.buffer), Buffer.from(b.w.buffer))).toBe(0);
+    expect(Buffer.compare(Buffer.from(a.w.buffer), Buffer.from(c.w.buffer))).not.toBe(0);
+  });
+
   it('reports the teacher and hard-label terms, ignoring unlabeled examples in the hard term', async () => {
     const trainer = await createTrainer(buildBertClassifier(tiny, { seed: 2 }), { ...options, loss: { kind: 'kd', temperature: 2, alpha: 0.25 } });
     const b = makeBatch(new SeededRandom(4), 6);

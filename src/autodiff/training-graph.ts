@@ -39,6 +39,7 @@ import type * as ort from 'onnxruntime-node';
 import { appendBackward } from './backward.js';
 import { GradEmitter } from './emit.js';
 import { embeddingRowGradient } from './embedding-rows.js';
+import { findDropoutSites, insertDropout, type DropoutSite } from './dropout-sites.js';
 import { cloneForEditing, prepareTrainingOpset } from './opset.js';
 import { gradientPath } from './prune.js';
 import { factsValueInfo, isFloatType, probeValueFacts, type StaticDim } from './shapes.js';
@@ -54,6 +55,13 @@ export interface TrainingGraphOptions {
   sparseEmbeddings?: boolean;
   /** Which weights get weight decay (default: rank >= 2, i.e. not biases or LayerNorm weights). */
   decay?: (name: string, dims: readonly number[]) => boolean;
+  /**
+   * Training-time dropout rate at Hugging Face BERT's places (attention probabilities, dense
+   * outputs before residual adds, embeddings, classifier input; see dropout-sites.ts). Default 0.
+   */
+  dropout?: number;
+  /** Seed of the dropout masks (default 0). */
+  seed?: number;
   /** Names the model in error messages. */
   label?: string;
   /** Sample feeds for the shape probe (see probeValueFacts). */
@@ -99,6 +107,8 @@ export interface TrainingGraph {
   gradNorm: string;
   /** Trainable candidates no gradient reaches (left as initializers). */
   unreached: string[];
+  /** Where dropout was inserted. */
+  dropout: DropoutSite[];
   /** Nodes: forward, and added for loss + backward + optimizer. */
   nodeCounts: { forward: number; added: number };
 }
@@ -111,6 +121,8 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   const graph = model.graph!;
   const logits = opts.logits ?? graph.output?.[0]?.name ?? '';
   if (!(graph.output ?? []).some((o) => o.name === logits)) throw new UserError(`${label}: has no output named "${logits}"`);
+  const dropout = opts.dropout ? findDropoutSites(graph, logits) : [];
+  insertDropout(GraphBuilder.extend(model), dropout, opts.dropout ?? 0, opts.seed ?? 0);
   const inits = initializersOf(graph);
   for (const name of opts.trainable) {
     const t = inits.get(name);
@@ -221,6 +233,7 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
     numLabels: facts.get(logits)!.dims[1]!,
     gradNorm,
     unreached,
+    dropout,
     nodeCounts: { forward: forwardNodes, added: built.graph!.node!.length - forwardNodes },
   };
 }

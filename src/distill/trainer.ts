@@ -11,8 +11,10 @@
  * A step whose loss or gradient norm is not finite changes nothing (`applied: false`); the
  * caller decides whether to stop (ExitCode.diverged) or skip the batch.
  *
- * Determinism: the graph has no randomness (no dropout), so the same weights, batches, learning
- * rates and thread count give bit-identical weights.
+ * Determinism: the same weights, batches, learning rates, seed and thread count give
+ * bit-identical weights. With dropout on, a trainer resumed from exportState() draws a fresh
+ * mask sequence (onnxruntime seeds its generator once per session), so a resumed run is
+ * equivalent but not bit-identical to an uninterrupted one; without dropout it is identical.
  *
  * Typical loop:
  *   const trainer = await createTrainer(model, { loss: { kind: 'kl', temperature: 2, alpha: 0.5 },
@@ -52,6 +54,13 @@ export interface TrainerOptions extends TrainableSelection {
   device?: Device;
   /** onnxruntime graph optimizations for the training session (default 'extended'). */
   graphOptimizationLevel?: GraphOptimizationLevel;
+  /**
+   * Training-time dropout rate (HF BERT's places: attention probabilities, dense outputs before
+   * residual adds, embeddings, classifier input). Default 0: none.
+   */
+  dropout?: number;
+  /** Seed of the dropout masks (same seed and threads: bit-identical weights). Default 0. */
+  seed?: number;
   /** Names the model in error messages. */
   label?: string;
   /**
@@ -125,6 +134,8 @@ export async function createTrainer(model: ModelProto, opts: TrainerOptions): Pr
     logits: opts.logits,
     sparseEmbeddings: opts.sparseEmbeddings,
     decay: opts.decay,
+    dropout: opts.dropout,
+    seed: opts.seed,
     label,
     sampleFeeds: opts.probeFeeds,
   });
