@@ -212,6 +212,20 @@ describe('training graph errors', () => {
     await t.release();
   });
 
+  it('handles initializers that are also listed as graph inputs (IR < 4 style)', async () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const x = b.input('x', DataType.FLOAT, ['batch', 3]);
+    const w = b.initializer('w', new Float32Array(6).fill(0.1), [3, 2]);
+    b.input('w', DataType.FLOAT, [3, 2]);
+    b.node('MatMul', [x, w], { outputs: ['logits'] });
+    b.output('logits', DataType.FLOAT, ['batch', 2]);
+    const t = await createTrainer(b.build(), options);
+    expect(t.graph.dataInputs).toEqual(['x']);
+    const r = await t.step({ feeds: { x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]) }, labels: [0, 1] }, 1e-2);
+    expect(r.applied).toBe(true);
+    await t.release();
+  });
+
   it('refuses opsets before 13 and raises 13-15 to 16', async () => {
     const old = buildBertClassifier(tiny, { seed: 1 });
     old.opsetImport = [{ version: 12 }];

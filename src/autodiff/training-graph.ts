@@ -157,11 +157,13 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   const reachedSet = new Set(reached);
   const dimsOf = new Map(reached.map((n) => [n, tensorDims(inits.get(n)!)]));
   graph.initializer = graph.initializer!.filter((t) => !reachedSet.has(t.name ?? ''));
-  for (const n of reached) graph.input!.push(makeValueInfo(n, DataType.FLOAT, dimsOf.get(n)!));
+  // (Models from before IR 4 also list initializers as inputs.)
+  graph.input = graph.input!.filter((v) => !reachedSet.has(v.name ?? ''));
+  for (const n of reached) graph.input.push(makeValueInfo(n, DataType.FLOAT, dimsOf.get(n)!));
 
   const b = GraphBuilder.extend(model);
   const e = new GradEmitter(b, facts);
-  const dataInputs = graph.input!.map((v) => v.name ?? '').filter((n) => !reachedSet.has(n) && !inits.has(n));
+  const dataInputs = graph.input.map((v) => v.name ?? '').filter((n) => !reachedSet.has(n) && !inits.has(n));
   const lossGraph = appendLoss(b, logits, opts.loss);
   e.setFact(lossGraph.dLogits, facts.get(logits)!);
 
