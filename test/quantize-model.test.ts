@@ -56,6 +56,10 @@ describe('quantizeModel on a builder BERT (Embedding(1000, 64), 2 layers)', () =
     expect(report.decisions.find((d) => d.node.startsWith('Gemm') && d.status === 'skipped')).toMatchObject({ reason: /too small \(192 elements/ });
     expect(opTypes(model)).toContain('com.microsoft.MatMulIntegerToFloat');
     expect(model.opsetImport!.some((o) => o.domain === 'com.microsoft')).toBe(true);
+    // The bias Adds after the 12 weight MatMuls, and the pooler Gemm's C, become the ops' bias input.
+    const withBias = model.graph!.node!.filter((n) => n.opType === 'MatMulIntegerToFloat' && n.input!.length === 7);
+    expect(withBias).toHaveLength(13);
+    expect(opTypes(model).filter((o) => o === 'Add').length).toBe(opTypes(fp32).filter((o) => o === 'Add').length - 12);
     for (const t of report.tensors) {
       expect(t.dtype).toBe('int8');
       expect(t.zeroPoint).toBe(0);
@@ -192,6 +196,24 @@ describe('quantizeModel edge cases on hand-built graphs', () => {
     expect(skipped.decisions).toEqual([{ node: 'mm', opType: 'MatMul', status: 'skipped', reason: 'shared weight W: also read by add (Add), which stays float' }]);
   });
 
+  it('folds a MatMul bias Add into the ms op only when nothing else reads the MatMul output', async () => {
+    const build = (alsoOutput: boolean) =>
+      matmulGraph((b, x) => {
+        const w = b.initializer('W', randomMatrix(rng, 64 * 32), [64, 32]);
+        const h = b.node('MatMul', [x, w], { outputs: ['h'], name: 'mm' })[0]!;
+        b.node('Add', [b.initializer('bias', randomMatrix(rng, 32), [32]), h], { outputs: ['y'], name: 'bias_add' });
+        b.output('y', DataType.FLOAT, [2, 32]);
+        if (alsoOutput) b.output('h', DataType.FLOAT, [2, 32]);
+      });
+    for (const alsoOutput of [false, true]) {
+      const m = build(alsoOutput);
+      const { model } = quantizeModel(m);
+      expect(checkModel(model)).toEqual([]);
+      expect(opTypes(model).includes('Add')).toBe(alsoOutput);
+      expect(sqnrDb(await runModel(m, xFeed(), 'y'), await runModel(model, xFeed(), 'y'))).toBeGreaterThan(30);
+    }
+  });
+
   it('weights that are graph inputs or Constant nodes', async () => {
     const asInput = matmulGraph((b, x) => {
       const w = b.initializer('W', randomMatrix(rng, 64 * 64), [64, 64]);
@@ -215,15 +237,18 @@ describe('quantizeModel edge cases on hand-built graphs', () => {
 
   for (const format of ['ms', 'qoperator', 'qdq'] as const) {
     it(`Gemm with alpha, beta, C and transB=0/1 matches float (${format})`, async () => {
-      for (const [transB, alpha, beta, withC] of [
-        [1, 1, 1, true],
-        [0, 0.5, 2, true],
-        [1, 2, 1, false],
-        [0, 1, 0.25, true],
+      for (const [transB, alpha, beta, cDims] of [
+        [1, 1, 1, [48]],
+        [1, 1, 1, [2, 48]],
+        [0, 1, 1, [1, 48]],
+        [0, 0.5, 2, [48]],
+        [1, 2, 1, undefined],
+        [0, 1, 0.25, [2, 48]],
       ] as const) {
+        const withC = cDims !== undefined;
         const m = matmulGraph((b, x) => {
           const w = b.initializer('W', randomMatrix(rng, 64 * 48), transB ? [48, 64] : [64, 48]);
-          const c = withC ? [b.initializer('C', randomMatrix(rng, 48), [48])] : [];
+          const c = cDims ? [b.initializer('C', randomMatrix(rng, cDims.reduce((p, q) => p * q, 1)), [...cDims])] : [];
           b.node('Gemm', [x, w, ...c], { outputs: ['y'], name: 'gemm', attrs: { transB, alpha: { float: alpha }, beta: { float: beta } } });
           b.output('y', DataType.FLOAT, [2, 48]);
         });
@@ -232,7 +257,8 @@ describe('quantizeModel edge cases on hand-built graphs', () => {
           expect(report.tensors).toHaveLength(1);
           expect(checkModel(model)).toEqual([]);
           const got = await runModel(model, xFeed());
-          expect(sqnrDb(await runModel(m, xFeed()), got), `transB=${transB} alpha=${alpha} beta=${beta} C=${withC} perChannel=${perChannel}`).toBeGreaterThan(30);
+          expect(sqnrDb(await runModel(m, xFeed()), got), `transB=${transB} alpha=${alpha} beta=${beta} C=${cDims} perChannel=${perChannel}`).toBeGreaterThan(30);
+          if (format === 'ms') expect(opTypes(model).includes('Add')).toBe(withC && !(alpha === 1 && beta === 1 && cDims.length === 1));
         }
       }
     });

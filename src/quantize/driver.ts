@@ -96,12 +96,14 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions = {}, 
     }
   }
 
+  const absorbed = new Set([...plans.values()].map((p) => p.absorbs?.node).filter((n): n is NodeProto => n !== undefined));
   const newNodes: NodeProto[] = [];
   nodes.forEach((node, i) => {
+    if (absorbed.has(node)) return;
     const plan = plans.get(i);
     if (!plan) return void newNodes.push(node);
     const rule = quantizeRules.get(node.opType!)!;
-    const emitted = session.rewrite(node, i, () => rule.rewrite(node, plan, session));
+    const emitted = session.rewrite(node, i, plan.absorbs?.node, () => rule.rewrite(node, plan, session));
     newNodes.push(...emitted);
     decisions[i] = { node: labels[i]!, opType: rule.opType, status: 'quantized', tensors: session.tensorsOf(node) };
   });
@@ -161,7 +163,7 @@ class QuantizeSession implements PlanContext, RewriteContext {
   private readonly activations = new Map<string, QuantizedActivationNames>();
   private readonly extraInitializers: TensorProto[] = [];
   private readonly tensorsByNode = new Map<NodeProto, string[]>();
-  private current: { node: NodeProto; base: string; emitted: NodeProto[] } | undefined;
+  private current: { node: NodeProto; absorbed: NodeProto | undefined; base: string; emitted: NodeProto[] } | undefined;
 
   constructor(
     private readonly model: ModelProto,
@@ -202,6 +204,17 @@ class QuantizeSession implements PlanContext, RewriteContext {
     const n = elementCount(dims);
     if (n < this.options.minElements) return { skip: `weight ${name} is too small (${n} elements < --min-elements ${this.options.minElements})` };
     return { tensor, dims };
+  }
+
+  constantInfo(name: string): { dims: number[]; dataType: number } | undefined {
+    if (this.graphInputs.has(name)) return undefined;
+    const tensor = this.initializers.get(name) ?? getAttribute(this.constantNodes.get(name) ?? {}, 'value')?.t ?? undefined;
+    return tensor ? { dims: tensorDims(tensor), dataType: tensor.dataType ?? 0 } : undefined;
+  }
+
+  soleReader(value: string): NodeProto | undefined {
+    const readers = this.readers.get(value) ?? [];
+    return readers.length === 1 && readers[0] !== 'output' ? this.graph.node![readers[0]!] : undefined;
   }
 
   // ---- RewriteContext
@@ -308,12 +321,14 @@ class QuantizeSession implements PlanContext, RewriteContext {
     const cur = this.current!;
     const outputs = opts.outputs ?? [this.names.take(`${cur.base}_${opType}_out`)];
     const node: NodeProto = { input: inputs, output: outputs, opType };
-    const originalOutput = cur.node.output?.[0];
-    // The node that writes the original output takes over the original's name and metadata.
+    const originalOutput = (cur.absorbed ?? cur.node).output?.[0];
+    // The node that writes the original output takes over the original's name and metadata
+    // (and an absorbed bias Add's metadata too).
     if (originalOutput && outputs.includes(originalOutput)) {
       if (cur.node.name) node.name = cur.node.name;
       if (cur.node.docString) node.docString = cur.node.docString;
-      if (cur.node.metadataProps?.length) node.metadataProps = cur.node.metadataProps;
+      const metadata = [...(cur.node.metadataProps ?? []), ...(cur.absorbed?.metadataProps ?? [])];
+      if (metadata.length) node.metadataProps = metadata;
     } else {
       node.name = this.names.take(`${cur.base}_${opType}`);
     }
@@ -327,8 +342,8 @@ class QuantizeSession implements PlanContext, RewriteContext {
 
   // ---- driver side
 
-  rewrite(node: NodeProto, index: number, run: () => void): NodeProto[] {
-    this.current = { node, base: node.name || `${node.opType}_${index}`, emitted: [] };
+  rewrite(node: NodeProto, index: number, absorbed: NodeProto | undefined, run: () => void): NodeProto[] {
+    this.current = { node, absorbed, base: node.name || `${node.opType}_${index}`, emitted: [] };
     try {
       run();
       return this.current.emitted;

@@ -13,6 +13,13 @@ export interface WeightRequest {
 
 export interface RulePlan {
   weights: WeightRequest[];
+  /** Gemm: C is a constant 1-D bias the com.microsoft ops can take as their bias input. */
+  inlineBias?: boolean;
+  /**
+   * A node the rewrite replaces too (the bias Add after a MatMul, folded into the com.microsoft
+   * op's bias input): the driver drops it, the rewrite writes its output.
+   */
+  absorbs?: { node: NodeProto; bias: string };
 }
 
 export type PlanResult = RulePlan | { skip: string };
@@ -29,6 +36,10 @@ export interface PlanContext {
   readonly opset: number;
   /** A float32 constant usable as a quantized weight, or why `name` is not one (graph input, computed, fp16, too small). */
   constantWeight(name: string): ConstantWeight | { skip: string };
+  /** Dims and element type of a constant (initializer or Constant node) no graph input overrides, else undefined. */
+  constantInfo(name: string): { dims: number[]; dataType: number } | undefined;
+  /** The only node reading `value`, when exactly one node (and no graph output) reads it. */
+  soleReader(value: string): NodeProto | undefined;
 }
 
 /** Names of a quantized weight's initializers. */

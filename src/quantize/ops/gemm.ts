@@ -21,7 +21,13 @@ export const gemmRule: QuantizeRule = {
     if (opsetProblem) return { skip: opsetProblem };
     const transB = attrInt(node, 'transB', 0) !== 0;
     const keepsGemm = ctx.options.format === 'qdq';
-    return { weights: [{ input: 1, channelAxis: transB ? 0 : 1, transpose: transB && !keepsGemm }] };
+    const c = node.input?.[2];
+    const cDims = c ? ctx.constantInfo(c)?.dims : undefined;
+    const outputs = weight.dims[transB ? 0 : 1]!;
+    // The com.microsoft ops add a 1-D [N] bias themselves; anything else (a [M, N] C, alpha, beta) goes through Mul/Add.
+    const inlineBias =
+      ctx.options.format === 'ms' && attrFloat(node, 'alpha', 1) === 1 && attrFloat(node, 'beta', 1) === 1 && cDims?.length === 1 && cDims[0] === outputs;
+    return { weights: [{ input: 1, channelAxis: transB ? 0 : 1, transpose: transB && !keepsGemm }], inlineBias };
   },
   rewrite(node, plan, ctx) {
     const [a, , c] = node.input ?? [];
@@ -37,7 +43,7 @@ export const gemmRule: QuantizeRule = {
     }
     const alpha = attrFloat(node, 'alpha', 1);
     const beta = attrFloat(node, 'beta', 1);
-    const biasInline = c && alpha === 1 && beta === 1 && ctx.options.format === 'ms' ? c : undefined;
+    const biasInline = plan.inlineBias ? c : undefined;
     const needsTail = (c && !biasInline) || alpha !== 1;
     let out = emitQuantizedMatMul(ctx, node, a!, request, needsTail ? undefined : y, biasInline);
     if (!needsTail) return;
