@@ -93,7 +93,8 @@ function chart(id: string, title: string, xLabel: string, yLabel: string, series
     }
     for (const p of s.points) {
       parts.push(`<circle class="point" cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="${s.line ? 2 : 6}" fill="${color}"><title>${esc(p.label ?? s.name)}: ${fmt(p.x)}, ${fmt(p.y)}</title></circle>`);
-      if (p.label) parts.push(`<text x="${sx(p.x) + 9}" y="${sy(p.y) - 8}" class="label">${esc(p.label)}</text>`);
+      // Alternate labels above and below their points so neighbours do not overprint.
+      if (p.label) parts.push(`<text x="${sx(p.x) + 9}" y="${sy(p.y) + (i % 2 ? 17 : -8)}" class="label">${esc(p.label)}</text>`);
     }
   });
   parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 8}" text-anchor="middle" class="axis">${esc(xLabel)}</text>`);
