@@ -123,8 +123,8 @@ export function recipeFromFlags(f: RecipeFlags): TrainingRecipe & DataSelection 
 }
 
 /**
- * Runs `fn` with a progress line on stderr (silent when not a TTY) and Ctrl-C wired to a clean
- * stop (checkpoint, then exit 130); a second Ctrl-C kills the process.
+ * Runs `fn` with a progress line on stderr (silent when not a TTY) and Ctrl-C (or SIGTERM)
+ * wired to a clean stop (checkpoint, then exit 130); a second Ctrl-C kills the process.
  */
 export async function withProgress<T>(quiet: boolean, fn: (events: (e: TrainingEvent) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
   const progress = spinner('starting', { quiet });
@@ -134,6 +134,7 @@ export async function withProgress<T>(quiet: boolean, fn: (events: (e: TrainingE
     controller.abort();
   };
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
   let lastDraw = 0;
   let lastEval = '';
   const events = (e: TrainingEvent) => {
@@ -170,6 +171,7 @@ export async function withProgress<T>(quiet: boolean, fn: (events: (e: TrainingE
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigint);
   }
 }
 

@@ -4,11 +4,10 @@
  * BERT classifier (`config`) with a given tokenizer or a WordPiece vocabulary built from the
  * training texts.
  */
-import { dirname, join, resolve } from 'node:path';
 import { bertConfigJson, buildBertClassifier } from '../architectures/bert.js';
 import { LabelMap } from '../data/labels.js';
 import { loadTokenizer } from '../data/load-tokenizer.js';
-import { loadModelConfig } from '../data/model-config.js';
+import { loadModelConfig, type ModelConfig } from '../data/model-config.js';
 import { loadModelTokenizer } from '../data/model-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { buildWordPieceVocab } from '../data/wordpiece-vocab.js';
@@ -43,17 +42,13 @@ export async function train(options: TrainOptions, events: TrainingEvents = () =
     events({ type: 'warning', message });
   };
 
-  events({ type: 'phase', phase: 'reading', message: `reading ${o.train}` });
-  const trainSet = await readLabeledSet(o.train, o.dataset);
-  const valSet = o.val ? await readLabeledSet(o.val, o.dataset) : undefined;
   const inputs = [o.train, ...(o.val ? [o.val] : [])];
-
-  let model: ModelProto;
-  let tokenizer: Tokenizer;
+  // The model, the tokenizer and the output paths are checked before the data is read.
+  let base: { model: ModelProto; config?: ModelConfig; positionLimit?: number } | undefined;
+  let tokenizer: Tokenizer | undefined;
   let tokenizerFiles: TokenizerFile[];
-  let configJson: Record<string, unknown>;
-  let labels: LabelMap;
-  let description: string;
+  const spec = o.config === undefined ? undefined : typeof o.config === 'string' ? parseArchitectureSpec(o.config, '--config') : o.config;
+  const positions = spec?.positions ?? 512;
   if (o.model !== undefined) {
     inputs.push(o.model);
     const config = await loadModelConfig(o.model);
@@ -61,33 +56,47 @@ export async function train(options: TrainOptions, events: TrainingEvents = () =
     const loaded = await loadModelTokenizer(o.model, { tokenizer: o.tokenizer, maxLength: o.maxLength, config: config ?? null });
     loaded.warnings.forEach(warn);
     inputs.push(loaded.tokenizer.path);
-    model = await loadModel(o.model);
-    labels = o.labels ? LabelMap.fromSpec(o.labels) : (config && LabelMap.fromConfig(config)) || labelsFromData(trainSet);
-    const width = outputWidth(model);
-    if (width !== undefined && width !== labels.size) {
-      throw new UserError(`${o.model}: the model outputs ${width} scores but there are ${labels.size} labels (from ${labels.source})`);
-    }
+    base = { model: await loadModel(o.model), config, positionLimit: loaded.positionLimit };
     tokenizer = loaded.tokenizer;
     tokenizerFiles = tokenizerFilesOf(loaded.tokenizer.path);
-    configJson = withLabels(config, labels.names, loaded.positionLimit);
-    description = o.model;
   } else {
-    const spec = typeof o.config === 'string' ? parseArchitectureSpec(o.config, '--config') : o.config!;
-    const positions = spec.positions ?? 512;
     const maxLength = o.maxLength ?? Math.min(128, positions);
     if (maxLength > positions) throw new UserError(`--max-length ${maxLength} is longer than the position table (positions=${positions} in --config)`);
-    labels = o.labels ? LabelMap.fromSpec(o.labels) : labelsFromData(trainSet);
     if (o.tokenizer !== undefined) {
       tokenizer = await loadTokenizer(o.tokenizer, { maxLength });
       inputs.push(tokenizer.path);
       tokenizerFiles = tokenizerFilesOf(tokenizer.path);
     } else {
+      tokenizerFiles = [{ name: 'vocab.txt', text: '' }];
+    }
+  }
+  const plan = await planOutputs(o.output, { force: o.force, resume: o.resume, inputs, tokenizer: tokenizerFiles, log: o.log, checkpointDir: o.checkpointDir });
+
+  events({ type: 'phase', phase: 'reading', message: `reading ${o.train}` });
+  const trainSet = await readLabeledSet(o.train, o.dataset);
+  const valSet = o.val ? await readLabeledSet(o.val, o.dataset) : undefined;
+
+  let model: ModelProto;
+  let configJson: Record<string, unknown>;
+  let labels: LabelMap;
+  let description: string;
+  if (base) {
+    model = base.model;
+    labels = o.labels ? LabelMap.fromSpec(o.labels) : (base.config && LabelMap.fromConfig(base.config)) || labelsFromData(trainSet);
+    const width = outputWidth(model);
+    if (width !== undefined && width !== labels.size) {
+      throw new UserError(`${o.model}: the model outputs ${width} scores but there are ${labels.size} labels (from ${labels.source})`);
+    }
+    configJson = withLabels(base.config, labels.names, base.positionLimit);
+    description = o.model!;
+  } else {
+    labels = o.labels ? LabelMap.fromSpec(o.labels) : labelsFromData(trainSet);
+    if (!tokenizer) {
       events({ type: 'phase', phase: 'reading', message: `building a ${o.buildVocab}-token WordPiece vocabulary` });
       const texts = trainSet.records.flatMap((r) => (r.textPair !== undefined ? [r.text, r.textPair] : [r.text]));
       const tokens = buildWordPieceVocab(texts, { size: o.buildVocab! });
-      const vocabPath = join(dirname(resolve(o.output)), 'vocab.txt');
-      tokenizer = new WordPieceTokenizer(vocabPath, tokens, { maxLength });
-      tokenizerFiles = [{ name: 'vocab.txt', text: tokens.join('\n') + '\n' }];
+      tokenizer = new WordPieceTokenizer(plan.tokenizer[0]!.to, tokens, { maxLength: o.maxLength ?? Math.min(128, positions) });
+      plan.tokenizer[0]!.text = tokens.join('\n') + '\n';
     }
     const cfg = bertConfigFromSpec({ ...spec, positions }, { vocabSize: tokenizer.vocabSize, numLabels: labels.size }, '--config');
     model = buildBertClassifier(cfg, { seed: recipe.seed });
@@ -95,22 +104,23 @@ export async function train(options: TrainOptions, events: TrainingEvents = () =
     description = `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}, vocab ${cfg.vocabSize}`;
   }
 
-  const plan = await planOutputs(o.output, { force: o.force, resume: o.resume, inputs, tokenizer: tokenizerFiles, log: o.log, checkpointDir: o.checkpointDir });
-  const examples = encodeSet(trainSet, tokenizer, labels);
-  const validation = valSet ? encodeSet(valSet, tokenizer, labels) : undefined;
-  if (tokenizer.truncationWarning) warn(tokenizer.truncationWarning);
+  if (!tokenizer) throw new Error('train: no tokenizer resolved');
+  const tok = tokenizer;
+  const examples = encodeSet(trainSet, tok, labels);
+  const validation = valSet ? encodeSet(valSet, tok, labels) : undefined;
+  if (tok.truncationWarning) warn(tok.truncationWarning);
 
   const { engine: _engine, ...result } = await runAndWrite({
     label: 'model',
     model,
     examples,
     numLabels: labels.size,
-    padId: tokenizer.padId,
+    padId: tok.padId,
     validation,
     loss: { kind: 'ce' },
     recipe,
     plan,
-    fingerprint: JSON.stringify(['train', description, tokenizer.fingerprint]),
+    fingerprint: JSON.stringify(['train', description, tok.fingerprint]),
     resume: o.resume ?? false,
     events,
     signal: o.signal,
