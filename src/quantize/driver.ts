@@ -380,7 +380,10 @@ class QuantizeSession implements PlanContext, RewriteContext {
       keptNodes.push(n);
     }
     initializer.push(...this.extraInitializers);
-    const valueInfo = graph.valueInfo?.filter((v) => !replaced.has(v.name ?? ''));
+    // Value infos of values the rewrite removed (a folded MatMul output, a Constant's output) go too.
+    const before = new Set((graph.node ?? []).flatMap((n) => n.output ?? []));
+    const after = new Set(keptNodes.flatMap((n) => n.output ?? []));
+    const valueInfo = graph.valueInfo?.filter((v) => !(replaced.has(v.name ?? '') || (before.has(v.name ?? '') && !after.has(v.name ?? ''))));
     const newGraph: GraphProto = { ...graph, node: keptNodes, initializer };
     if (valueInfo) newGraph.valueInfo = valueInfo;
     const out: ModelProto = { ...this.model, graph: newGraph, opsetImport: [...(this.model.opsetImport ?? [])] };
