@@ -120,6 +120,8 @@ describe('quantizeModel on a builder BERT (Embedding(1000, 64), 2 layers)', () =
       expect(Math.max(...q.subarray(0, 4096).map(Math.abs))).toBeLessThanOrEqual(64);
     }
     await check({ symmetric: false, perChannel: true, format: 'qoperator' });
+    await check({ weightType: 'uint8', perChannel: true });
+    await check({ weightType: 'uint8', perChannel: true, format: 'qdq' });
   });
 
   it('--exclude-nodes and --include-nodes pick nodes by name, and unknown names are errors with suggestions', () => {
