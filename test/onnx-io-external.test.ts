@@ -89,6 +89,12 @@ describe('external data', () => {
     expect(report.files!.bytesBefore).toBe(statSync(input).size + statSync(input + '.data').size);
     const direct = quantizeModel(model).model;
     sameTensors(await loadModel(output), direct);
+    // And into external data when asked.
+    const split = join(dir, 'ext-int8-split.onnx');
+    const again = await quantizeFile(input, split, { externalData: true });
+    expect(existsSync(split + '.data')).toBe(true);
+    expect(again.files!.bytesAfter).toBe(statSync(split).size + statSync(split + '.data').size);
+    sameTensors(await loadModel(split), direct);
   });
 });
 
