@@ -68,6 +68,7 @@ export function register(program: Command): void {
     .option('--csv', 'print one CSV row per model and point')
     .option('-o, --out <file>', 'also save the result: CSV when the name ends in .csv, else JSON')
     .option('-q, --quiet', 'no progress output')
+    .addHelpText('after', '\nExamples:\n  $ distillery bench model.onnx --seq-len 64\n  $ distillery bench teacher.onnx student.onnx student-int8.onnx --batch-size 1,8 --seq-len 32,128 --json --out results.json\n')
     .action(async (models: string[], flags: BenchFlags) => {
       await runBench(models, flags);
     });

@@ -63,6 +63,7 @@ export function register(program: Command): void {
     .option('--top-classes <k>', 'per-class rows printed (the k worst by F1 when there are more)', positiveInt('--top-classes'), 10)
     .option('--json', 'print the report as JSON (schema in the README)')
     .option('-q, --quiet', 'no progress output')
+    .addHelpText('after', '\nExamples:\n  $ distillery eval --model student.onnx --data validation.tsv\n  $ distillery eval --teacher teacher.onnx --model student.onnx student-int8.onnx --data validation.tsv --max-drop 1 --show-disagreements 5\n')
     .action(async (flags: EvalFlags) => {
       await runEval(flags);
     });

@@ -10,6 +10,7 @@ export function register(program: Command): void {
     .description('Show a model: inputs/outputs, opsets, IR version, op histogram, parameters, bytes by dtype, quantized tensors')
     .argument('<model>', 'ONNX model file')
     .option('--json', 'print the summary as JSON')
+    .addHelpText('after', '\nExamples:\n  $ distillery inspect model.onnx\n  $ distillery inspect model-int8.onnx --json\n')
     .action(async (path: string, flags: { json?: boolean }) => {
       // Weights stay on disk: inspecting a 2 GB model reads its structure, not its tensors.
       const model = await loadModelLazy(path);

@@ -14,6 +14,17 @@ export async function main(argv: string[]): Promise<number> {
     .version(await packageVersion(), '-V, --version')
     .option('--verbose', 'print stack traces and extra diagnostics')
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExamples (the usual recipe: distill first, then quantize):\n' +
+        '  $ distillery demo --quick\n' +
+        '  $ distillery distill --teacher teacher/model.onnx --student-config layers=2,hidden=128,heads=2,ffn=512 \\\n' +
+        '      --train train.tsv --val validation.tsv -o student/model.onnx\n' +
+        '  $ distillery quantize student/model.onnx -o student-int8/model.onnx\n' +
+        '  $ distillery eval --teacher teacher/model.onnx --model student/model.onnx student-int8/model.onnx --data validation.tsv\n' +
+        '  $ distillery bench teacher/model.onnx student/model.onnx student-int8/model.onnx --seq-len 128\n' +
+        '\nRun `distillery <command> --help` for every option of a command.\n',
+    )
     .exitOverride();
   registerCommands(program);
   try {

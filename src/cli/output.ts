@@ -14,22 +14,32 @@ export function printJson(value: unknown): void {
 
 export type Cell = string | number | null | undefined;
 
-/** A plain aligned table for people; numbers right-aligned. */
+/**
+ * A plain aligned table for people. Numbers are right-aligned, and so is a whole column (header
+ * included) whose cells all read as numbers ("98.35 %", "0.49 ms", "12.70x", "1,255,938").
+ */
 export function formatTable(headers: string[], rows: Cell[][], opts: { title?: string } = {}): string {
   const text = (c: Cell) => (c === null || c === undefined ? '-' : String(c));
   const widths = headers.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(text(r[i])))));
+  const numericColumn = headers.map(
+    (_, i) => rows.length > 0 && rows.every((r) => r[i] === null || r[i] === undefined || r[i] === '-' || r[i] === '' || looksNumeric(r[i]!)),
+  );
   const pad = (s: string, w: number, right: boolean) => {
     const fill = ' '.repeat(Math.max(0, w - visibleLength(s)));
     return right ? fill + s : s + fill;
   };
   const lines: string[] = [];
   if (opts.title) lines.push(chalk.bold(opts.title));
-  lines.push(headers.map((h, i) => chalk.bold(pad(h, widths[i]!, false))).join('  '));
+  lines.push(headers.map((h, i) => chalk.bold(pad(h, widths[i]!, numericColumn[i]!))).join('  '));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) {
-    lines.push(r.map((c, i) => pad(text(c), widths[i]!, typeof c === 'number')).join('  '));
+    lines.push(r.map((c, i) => pad(text(c), widths[i]!, typeof c === 'number' || numericColumn[i]!)).join('  '));
   }
   return lines.join('\n');
+}
+
+function looksNumeric(c: string | number): boolean {
+  return typeof c === 'number' || /^[-+]?[\d,]*\.?\d+(e[-+]?\d+)?\s*(%|x|ms|s|\/s|[KMG]?i?B)?( [~!])?$/.test(c.replace(ansi, '').trim());
 }
 
 const ansi = /\u001b\[[0-9;]*m/g;

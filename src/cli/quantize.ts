@@ -51,6 +51,7 @@ export function register(program: Command): void {
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
     .option('-f, --force', 'overwrite an existing output; write the model even when nothing was quantized')
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { benchModels, type BenchResult } from '../bench/index.js';
@@ -104,8 +104,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const int8Dir = join(outDir, 'student-int8');
   await mkdir(int8Dir, { recursive: true });
   const int8Path = join(int8Dir, 'model.onnx');
+  // quantizeFile copies config.json and vocab.txt next to the int8 model.
   const quantized = await quantizeFile(studentPath, int8Path, { force: true });
-  for (const f of [...distilled.files.tokenizer, distilled.files.config]) await copyFile(f, join(int8Dir, f.split(/[\\/]/).pop()!));
 
   phase('eval', 'evaluating teacher, student and student-int8 on the validation split');
   const evalReport = await evaluate({

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { constants, copyFile, stat } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
@@ -50,8 +50,34 @@ export async function quantizeFile(inPath: string, outPath: string, options: Qua
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
-  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore };
+  const companions = await copyCompanionFiles(inPath, saved.path);
+  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions };
   return report;
+}
+
+/** What eval, bench and distill read next to a model: its config and tokenizer. */
+export const companionFileNames = ['config.json', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+/**
+ * Copies the input model's config and tokenizer files next to the output (when it is written to
+ * another folder), so the quantized model can be evaluated and benchmarked as it is. Files
+ * already there are left alone. Returns the files copied.
+ */
+async function copyCompanionFiles(inPath: string, outPath: string): Promise<string[]> {
+  const from = dirname(resolve(inPath));
+  const to = dirname(resolve(outPath));
+  if (from === to) return [];
+  const copied: string[] = [];
+  for (const name of companionFileNames) {
+    try {
+      await copyFile(join(from, name), join(to, name), constants.COPYFILE_EXCL);
+      copied.push(join(to, name));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EEXIST') throw e;
+    }
+  }
+  return copied;
 }
 
 /** The model file plus the external data files its tensors name (other than itself). */

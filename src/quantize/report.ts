@@ -36,7 +36,8 @@ export interface QuantizeReport {
   /** Bytes of tensor data in initializers and Constant nodes, before and after. */
   initializerBytes: { before: number; after: number };
   /** Set by quantizeFile: bytes on disk (model file plus external data). */
-  files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number };
+  /** Sizes, and the config/tokenizer files copied next to the output. */
+  files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };
 }
 
 export function skippedDecisions(report: QuantizeReport): Extract<NodeDecision, { status: 'skipped' }>[] {
