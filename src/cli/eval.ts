@@ -9,7 +9,7 @@ import { parseDevice, type Device } from '../runtime/device.js';
 import type { GraphOptimizationLevel } from '../runtime/session.js';
 import { formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
-/** Version of the `--json` document (docs/readme/eval.md); bumped on any incompatible change. */
+/** Version of the `--json` document (docs/commands/eval.md); bumped on any incompatible change. */
 export const evalJsonSchema = 'onnx-distillery/eval@1';
 
 interface EvalFlags {

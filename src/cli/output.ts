@@ -30,10 +30,10 @@ export function formatTable(headers: string[], rows: Cell[][], opts: { title?: s
   };
   const lines: string[] = [];
   if (opts.title) lines.push(chalk.bold(opts.title));
-  lines.push(headers.map((h, i) => chalk.bold(pad(h, widths[i]!, numericColumn[i]!))).join('  '));
+  lines.push(headers.map((h, i) => pad(chalk.bold(h), widths[i]!, numericColumn[i]!)).join('  ').trimEnd());
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) {
-    lines.push(r.map((c, i) => pad(text(c), widths[i]!, typeof c === 'number' || numericColumn[i]!)).join('  '));
+    lines.push(r.map((c, i) => pad(text(c), widths[i]!, typeof c === 'number' || numericColumn[i]!)).join('  ').trimEnd());
   }
   return lines.join('\n');
 }
