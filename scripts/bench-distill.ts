@@ -3,7 +3,7 @@
 // 32, KD from sst2-bert-mini, T=2, alpha=0.5), printed beside PyTorch's 306 examples/s for the
 // same student, batch and data on the 2-core reference machine. Goal: >= 1.5x. Also prints the
 // process's peak RSS (goal: under 2 GB).
-// Flags: --steps N (default 300), --threads N (default 2, as the PyTorch run), --batch-size N.
+// Flags: --steps N (default 300), --threads N (default 1, distill's default), --batch-size N.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     return;
   }
   const steps = flag('steps', 300);
-  const threads = flag('threads', 2);
+  const threads = flag('threads', 1);
   const batchSize = flag('batch-size', 32);
   const out = mkdtempSync(join(tmpdir(), 'bench-distill-'));
   try {

@@ -166,6 +166,25 @@ describe('distill', () => {
     expect(log.filter((l) => l.type === 'step').length).toBe(30);
   });
 
+  it('stops early after --patience evaluations without improvement', async () => {
+    // A learning rate too small to change a float32 weight: every evaluation ties the first.
+    const r = await distill(studentOptions(join(dir, 'patience', 'model.onnx'), { lr: 1e-12, warmup: 0, evalEvery: 5, patience: 2, maxSteps: 100 }));
+    expect(r.stopReason).toBe('early-stopping');
+    expect(r.steps).toBe(10);
+    expect(r.evals.map((e) => e.step)).toEqual([0, 5, 10]);
+    expect(r.best!.step).toBe(0);
+  });
+
+  it('dropout is seeded: the same seed gives the same weights, and they differ from no dropout', async () => {
+    const run = (name: string, extra: Partial<DistillOptions>) => distill(studentOptions(join(dir, name, 'model.onnx'), { maxSteps: 15, select: 'last', ...extra }));
+    await run('drop-a', { dropout: 0.1 });
+    await run('drop-b', { dropout: 0.1 });
+    await run('drop-none', {});
+    const bytes = (name: string) => readFileSync(join(dir, name, 'model.onnx'));
+    expect(bytes('drop-a').equals(bytes('drop-b'))).toBe(true);
+    expect(bytes('drop-a').equals(bytes('drop-none'))).toBe(false);
+  });
+
   it('refuses to overwrite without --force, and never writes over an input', async () => {
     const args = ['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=32,heads=4,ffn=64', '--train', trainPath, '--max-steps', '2', ...common];
     const r = await cli([...args, '-o', out1]);

@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { epochBatches } from '../src/distill/epoch-order.js';
 import { resolveLossSpec, resolveRecipe } from '../src/distill/options.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from '../src/distill/student-config.js';
-import { labelsFromData } from '../src/distill/training-data.js';
+import { labelsFromData, readUnlabeledSet } from '../src/distill/training-data.js';
 import { UserError } from '../src/errors.js';
 
 describe('--student-config / --config', () => {
@@ -70,5 +73,30 @@ describe('labels from the data', () => {
   });
   it('needs two labels', () => {
     expect(() => labelsFromData(set(['a', 'a']))).toThrow(/at least 2/);
+  });
+});
+
+describe('transfer sets (--unlabeled)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'distillery-transfer-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  it('reads .txt as one text per line, skipping blank lines', async () => {
+    const p = join(dir, 'more.txt');
+    writeFileSync(p, '\uFEFFfirst text\n\n  second, with\ttab  \r\nthird\n');
+    const set = await readUnlabeledSet(p);
+    expect(set.unlabeled).toBe(true);
+    expect(set.records.map((r) => [r.text, r.line])).toEqual([['first text', 1], ['second, with\ttab', 3], ['third', 4]]);
+  });
+  it('takes the text column of csv/jsonl and drops any label', async () => {
+    const csv = join(dir, 'more.csv');
+    writeFileSync(csv, 'text,category\n"hello, there",greet\nbye,leave\n');
+    expect((await readUnlabeledSet(csv)).records).toEqual([{ text: 'hello, there', line: 2 }, { text: 'bye', line: 3 }]);
+    const jsonl = join(dir, 'more.jsonl');
+    writeFileSync(jsonl, '{"sentence": "a b", "label": 1}\n{"sentence": "c"}\n');
+    expect((await readUnlabeledSet(jsonl)).records.map((r) => r.text)).toEqual(['a b', 'c']);
+  });
+  it('an empty .txt is an error naming the file', async () => {
+    const p = join(dir, 'empty.txt');
+    writeFileSync(p, '\n\n');
+    await expect(readUnlabeledSet(p)).rejects.toThrow(/empty.txt: no texts/);
   });
 });

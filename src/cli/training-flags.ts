@@ -23,6 +23,7 @@ export interface RecipeFlags {
   momentum: number;
   maxGradNorm: number;
   freeze: string[];
+  dropout: number;
   evalEvery?: number;
   patience?: number;
   select?: 'best' | 'last';
@@ -56,7 +57,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--max-steps <n>', 'stop after n optimizer steps (the schedule spans the shorter of epochs and steps)', positiveInt('--max-steps'))
     .option('--batch-size <n>', 'examples per optimizer step', positiveInt('--batch-size'), 32)
     .option('--lr <x>', 'peak learning rate', number('--lr'), 5e-4)
-    .option('--seed <n>', 'seeds initialisation and batch order (same seed + same --threads = identical weights)', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seeds initialisation, batch order and dropout (same seed + same --threads = identical weights)', nonNegativeInt('--seed'), 0)
     .option('--warmup <x>', 'linear warmup: a fraction of the steps (< 1) or a number of steps', number('--warmup'), 0.06)
     .option('--schedule <kind>', 'decay after warmup: linear, cosine or constant', choice('--schedule', ['linear', 'cosine', 'constant']), 'linear')
     .option('--optimizer <kind>', 'adamw or sgd (with momentum)', choice('--optimizer', ['adamw', 'sgd']), 'adamw')
@@ -64,6 +65,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--momentum <x>', 'SGD momentum', number('--momentum'), 0.9)
     .option('--max-grad-norm <x>', 'clip the global gradient norm to x (0: no clipping)', number('--max-grad-norm'), 1)
     .option('--freeze <pattern>', 'freeze weights: embeddings, a name substring, a glob (*.bias) or /regex/ (repeatable)', collect, [])
+    .option('--dropout <p>', "training-time dropout at BERT's places (0: none; a resumed run then draws fresh masks)", number('--dropout'), 0)
     .option('--eval-every <n>', 'also evaluate on --val every n steps', positiveInt('--eval-every'))
     .option('--patience <n>', 'stop after n evaluations without a better validation accuracy', positiveInt('--patience'))
     .option('--select <which>', 'weights to write: best (validation accuracy; default with --val) or last', choice('--select', ['best', 'last']))
@@ -72,7 +74,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--checkpoint-dir <dir>', 'checkpoints (default: <output without .onnx>.checkpoints next to the output)')
     .option('--log <path>', 'JSONL log of every step (default: <output>.log.jsonl)')
     .option('--bucket <n>', 'batches per length-sorted chunk for dynamic padding (0: plain random batches)', nonNegativeInt('--bucket'), 100)
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', positiveInt('--threads'))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: 1 for training, exact and reproducible; one per core for the teacher and validation)', positiveInt('--threads'))
     .option('--device <device>', 'cpu, cuda or auto', parseDevice, 'cpu' as Device)
     .option('--max-length <n>', "longest input in tokens (default: the model's position table)", positiveInt('--max-length'))
     .option('--eval-batch-size <n>', 'examples per validation batch', positiveInt('--eval-batch-size'), 64)
@@ -106,6 +108,7 @@ export function recipeFromFlags(f: RecipeFlags): TrainingRecipe & DataSelection 
     momentum: f.momentum,
     maxGradNorm: f.maxGradNorm,
     freeze: f.freeze,
+    dropout: f.dropout,
     evalEvery: f.evalEvery,
     patience: f.patience,
     select: f.select,

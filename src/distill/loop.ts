@@ -189,7 +189,11 @@ export async function runTraining(s: EngineSetup): Promise<EngineResult> {
     loss: s.loss,
     optimizer: { kind: r.optimizer, weightDecay: r.weightDecay, momentum: r.momentum, maxGradNorm: r.maxGradNorm },
     freeze: r.freeze,
-    threads: r.threads,
+    dropout: r.dropout,
+    seed: r.seed,
+    // One thread unless asked: onnxruntime's CPU ScatterND (reduction add, used for the
+    // embedding-row gradients) races on repeated rows when it splits a batch over threads.
+    threads: r.threads ?? 1,
     device: r.device,
     label: s.label,
   });

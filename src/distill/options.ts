@@ -37,6 +37,11 @@ export interface TrainingRecipe {
   maxGradNorm?: number;
   /** Freeze patterns: `embeddings`, a name substring, a glob with `*`, or `/regex/`. */
   freeze?: string[];
+  /**
+   * Training-time dropout at BERT's places (default 0: none). Masks are seeded by `seed`; a
+   * resumed run with dropout draws fresh masks (equivalent, not bit-identical).
+   */
+  dropout?: number;
   /** Evaluate every N steps as well as after every epoch. */
   evalEvery?: number;
   /** Stop after N evaluations without a better validation accuracy. */
@@ -56,7 +61,11 @@ export interface TrainingRecipe {
   log?: string;
   /** Batches per length-sorted chunk (default 100; 0: random batches without length bucketing). */
   bucket?: number;
-  /** onnxruntime intra-op threads (default: one per core). Same seed + same threads = same weights. */
+  /**
+   * onnxruntime intra-op threads: of the training session (default 1, exact and reproducible:
+   * onnxruntime's CPU ScatterND add, used for embedding-row gradients, races with more), and of
+   * the teacher and validation sessions (default one per core).
+   */
   threads?: number;
   device?: Device;
   /** Longest input in tokens (default: the position table). */
@@ -197,6 +206,7 @@ export interface ResolvedRecipe {
   momentum: number;
   maxGradNorm: number;
   freeze: string[];
+  dropout: number;
   evalEvery?: number;
   patience?: number;
   select: 'best' | 'last';
@@ -240,6 +250,7 @@ export function resolveRecipe(o: TrainingRecipe, hasValidation: boolean): Resolv
     momentum: num(o.momentum, '--momentum', (x) => x >= 0 && x < 1, 'in [0, 1)') ?? 0.9,
     maxGradNorm: num(o.maxGradNorm, '--max-grad-norm', (x) => x >= 0, 'a number >= 0') ?? 1,
     freeze: o.freeze ?? [],
+    dropout: num(o.dropout, '--dropout', (x) => x >= 0 && x < 1, 'in [0, 1)') ?? 0,
     evalEvery: int(o.evalEvery, '--eval-every', 1),
     patience: int(o.patience, '--patience', 1),
     select,

@@ -59,7 +59,13 @@ export async function readUnlabeledSet(path: string, opts: { textCol?: string } 
     if (records.length === 0) throw new UserError(`${path}: no texts (expected one per line)`);
     return { path, records, columns: { text: 'line' }, unlabeled: true };
   }
-  const reader = readDataset(path, { textCol: opts.textCol, requireLabel: false });
+  // The reader picks a label column when the file has one and then wants it on every row. A
+  // transfer set's labels are not used, so name the text column as the label column too: rows
+  // need only their text. (The first record tells which column the text is in.)
+  const probe = readDataset(path, { textCol: opts.textCol, requireLabel: false });
+  for await (const _ of probe) break;
+  const textCol = opts.textCol ?? probe.textColumn!;
+  const reader = readDataset(path, { textCol, textPairCol: probe.textPairColumn, labelCol: textCol, requireLabel: false });
   const records: DatasetRecord[] = [];
   for await (const r of reader) records.push({ text: r.text, ...(r.textPair !== undefined ? { textPair: r.textPair } : {}), line: r.line });
   const { text, textPair } = columnsOf(reader);
