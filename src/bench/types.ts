@@ -2,7 +2,7 @@ import type { DatasetOptions } from '../data/dataset.js';
 import type { Device } from '../runtime/device.js';
 import type { GraphOptimizationLevel } from '../runtime/session.js';
 import type { MachineInfo } from './machine.js';
-import type { WeightKind } from './model-info.js';
+import type { ModelFacts } from './model-info.js';
 import type { LatencyStats } from './percentiles.js';
 import type { Placement } from './placement.js';
 
@@ -56,15 +56,8 @@ export interface MemoryUse {
   sessionRssBytes: number;
 }
 
-export interface BenchModel {
-  path: string;
-  label: string;
-  fileBytes: number;
-  weightBytes: number;
-  weightBytesByDtype: Record<string, number>;
-  parameters: number;
-  weightKind: WeightKind;
-  vocabSize?: number;
+/** What bench reports of a model: its facts from the file, and what the run measured. */
+export interface BenchModel extends Omit<ModelFacts, 'modelType' | 'maxSequenceLength'> {
   /** Milliseconds to create the timed session. */
   createMs?: number;
   device?: 'cpu' | 'cuda';
