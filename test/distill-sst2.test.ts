@@ -32,7 +32,7 @@ describe.skipIf(!hasShared)('distill on SST-2 (real exporter graphs)', () => {
     const subset = join(dir, 'train-2000.tsv');
     writeFileSync(subset, readFileSync(trainTsv, 'utf8').split('\n').slice(0, 2001).join('\n') + '\n');
     const output = join(dir, 'student', 'model.onnx');
-    const r = await distill({ teacher, student, train: subset, val: valTsv, output, epochs: 4, maxSteps: 250, batchSize: 32, lr: 2e-3, threads: 2 });
+    const r = await distill({ teacher, student, train: subset, val: valTsv, output, epochs: 4, maxSteps: 250, batchSize: 32, lr: 2e-3 });
     expect(r.teacher.accuracy).toBeCloseTo(0.8119, 3);
     expect(r.initialAccuracy).toBeCloseTo(0.4908, 3);
     expect(r.steps).toBe(250);

@@ -68,7 +68,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--dropout <p>', "training-time dropout at BERT's places (0: none; a resumed run then draws fresh masks)", number('--dropout'), 0)
     .option('--eval-every <n>', 'also evaluate on --val every n steps', positiveInt('--eval-every'))
     .option('--patience <n>', 'stop after n evaluations without a better validation accuracy', positiveInt('--patience'))
-    .option('--select <which>', 'weights to write: best (validation accuracy; default with --val) or last', choice('--select', ['best', 'last']))
+    .option('--select <which>', 'weights to write: best (validation accuracy, ties to the lower validation loss; default with --val) or last', choice('--select', ['best', 'last']))
     .option('--save-every <n>', 'also write the resumable checkpoint every n steps', positiveInt('--save-every'))
     .option('--resume', 'continue the run in the checkpoint directory (weights, optimizer state, step, batch order)')
     .option('--checkpoint-dir <dir>', 'checkpoints (default: <output without .onnx>.checkpoints next to the output)')

@@ -228,8 +228,10 @@ export async function runTraining(s: EngineSetup): Promise<EngineResult> {
       if (improved) {
         loop.best = point;
         loop.evalsSinceBest = 0;
-        bestModel = model;
-        if (r.select === 'best') await saveBestModel(s.checkpointDir, model);
+        if (r.select === 'best') {
+          bestModel = model;
+          await saveBestModel(s.checkpointDir, model);
+        }
       } else {
         loop.evalsSinceBest++;
       }
