@@ -80,7 +80,7 @@ public-domain data, the package Apache-2.0).
 - Parameters: ${result.student.parameters.toLocaleString('en-US')}; file size ${result.student.bytes.toLocaleString('en-US')} bytes
   (${(result.student.bytes / 1024 / 1024).toFixed(1)} MiB).
 - Training: ${teacherRecipe.epochs} epochs, batch ${teacherRecipe.batchSize}, AdamW lr ${teacherRecipe.lr}, 6 % warmup then linear
-  decay, weight decay 0.01, clipping 1.0, length-bucketed dynamic padding, seed ${teacherRecipe.seed}, ${teacherRecipe.threads} threads;
+  decay, weight decay 0.01, clipping 1.0, length-bucketed dynamic padding, seed ${teacherRecipe.seed}, ${teacherRecipe.threads} training thread${teacherRecipe.threads === 1 ? "" : "s"};
   ${result.steps} steps, ${result.examplesPerSecond.toFixed(1)} examples/s, wall time ${(wallSeconds / 60).toFixed(1)} min on
   ${cpus()[0]?.model ?? 'this CPU'} (${cpus().length} cores).
 - Validation accuracy (best checkpoint${result.best ? `, step ${result.best.step}` : ''}): **${(result.student.accuracy * 100).toFixed(2)} %**.

@@ -7,3 +7,7 @@ export * from './eval/index.js';
 export * from './runtime/session.js';
 export * from './runtime/device.js';
 export * from './bench/index.js';
+export * from './distill/index.js';
+export * from './quantize/index.js';
+export * from './inspect/index.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/pipeline.js';

@@ -10,7 +10,7 @@ export const teacherRecipe = {
   batchSize: 32,
   lr: 5e-4,
   seed: 0,
-  threads: 2,
+  threads: 1,
 } as const;
 
 /** About a quarter of the teacher's parameters: the same vocabulary, one narrower layer. */

@@ -145,7 +145,7 @@ export type TrainingEvent =
 
 export type TrainingEvents = (event: TrainingEvent) => void;
 
-export interface ModelSummary {
+export interface TrainedModelSummary {
   path: string;
   /** Validation accuracy in [0, 1], when there is validation data. */
   accuracy?: number;
@@ -163,7 +163,7 @@ export interface TrainingResult {
     checkpointDir: string;
   };
   /** The written model (the selected weights). */
-  student: ModelSummary;
+  student: TrainedModelSummary;
   /** Validation accuracy of the starting weights (step 0), when evaluated. */
   initialAccuracy?: number;
   selected: 'best' | 'last';
@@ -186,7 +186,7 @@ export interface TrainingResult {
 }
 
 export interface DistillResult extends TrainingResult {
-  teacher: ModelSummary;
+  teacher: TrainedModelSummary;
   /** student accuracy / teacher accuracy. */
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
