@@ -26,7 +26,7 @@ export function register(program: Command): void {
         'quantize it to int8, evaluate and benchmark all three, write report.json and report.html.',
     )
     .option('--out-dir <dir>', 'where to write the student, its int8 version and the reports (default: ./distillery-demo/<time>)')
-    .option('--quick', 'CI size: 1 epoch, 64-token inputs, fewer timing runs')
+    .option('--quick', 'CI size: 1 epoch, fewer timing runs')
     .option('--epochs <n>', 'distillation epochs (default: 3, or 1 with --quick)', positiveInt('--epochs'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', positiveInt('--threads'))
     .option('--seed <n>', 'seed of the student initialisation and batch order', nonNegativeInt('--seed'), 0)

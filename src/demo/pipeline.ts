@@ -14,7 +14,7 @@ import { spamAssassinSplits, type SpamSplits } from './spam-assassin.js';
 export interface DemoOptions {
   /** Where everything is written (default: ./distillery-demo/<timestamp>). Must be new or empty unless force. */
   outDir?: string;
-  /** CI size: one epoch, shorter inputs, fewer timing runs. */
+  /** CI size: one epoch and fewer timing runs. */
   quick?: boolean;
   /** Distillation epochs (default 3; 1 with quick). */
   epochs?: number;
@@ -90,7 +90,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       lr: 1e-3,
       temperature: 2,
       alpha: 0.5,
-      maxLength: quick ? 64 : 128,
+      maxLength: 128,
       seed: opts.seed ?? 0,
       threads: opts.threads,
       // A few validation points per epoch draw the accuracy curve of report.html.
@@ -112,12 +112,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     teacher,
     models: [studentPath, int8Path],
     data: data.validation,
-    maxLength: quick ? 64 : 128,
+    maxLength: 128,
     session: { threads: opts.threads },
   });
 
   phase('bench', 'benchmarking all three at batch 1');
-  const seqLen = quick ? 64 : 128;
+  const seqLen = 128;
   const bench = await benchModels([teacher, studentPath, int8Path], {
     batchSizes: [1],
     seqLens: [seqLen],
