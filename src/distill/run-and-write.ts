@@ -2,29 +2,15 @@
  * The part `distill` and `train` share after they have a model and tokenized data: open the
  * log, run the engine, write the model with its config.json and tokenizer files.
  */
-import type { EncodedExample } from '../data/encode.js';
 import { modelStats, type ModelProto } from '../onnx/index.js';
 import { clearCheckpoints, writeOutputs, type OutputPlan } from './output-files.js';
-import { runTraining, type EngineResult } from './loop.js';
-import type { LossSpec } from './losses.js';
-import type { ResolvedRecipe, TrainingEvents, TrainingResult } from './options.js';
+import { runTraining, type EngineResult, type EngineSetup } from './loop.js';
+import type { TrainingResult } from './options.js';
 import { JsonlLog } from './train-log.js';
 
-export interface RunSpec {
-  label: string;
-  model: ModelProto;
-  examples: readonly EncodedExample[];
-  teacherLogits?: Float32Array;
-  numLabels: number;
-  padId: number;
-  validation?: readonly EncodedExample[];
-  loss: LossSpec;
-  recipe: ResolvedRecipe;
+/** The engine's setup, with the output plan in place of the checkpoint folder and log it opens. */
+export interface RunSpec extends Omit<EngineSetup, 'checkpointDir' | 'log'> {
   plan: OutputPlan;
-  fingerprint: string;
-  resume: boolean;
-  events?: TrainingEvents;
-  signal?: AbortSignal;
   /** config.json written next to the model. */
   configJson: Record<string, unknown>;
   /** Paths no output may replace. */
@@ -42,23 +28,7 @@ export async function runAndWrite(s: RunSpec): Promise<TrainingResult & { engine
   let engine: EngineResult;
   try {
     log.write({ type: 'start', resume: s.resume, ...s.start });
-    engine = await runTraining({
-      label: s.label,
-      model: s.model,
-      examples: s.examples,
-      teacherLogits: s.teacherLogits,
-      numLabels: s.numLabels,
-      padId: s.padId,
-      validation: s.validation,
-      loss: s.loss,
-      recipe: s.recipe,
-      checkpointDir: s.plan.checkpointDir,
-      log,
-      fingerprint: s.fingerprint,
-      resume: s.resume,
-      events: s.events,
-      signal: s.signal,
-    });
+    engine = await runTraining({ ...s, checkpointDir: s.plan.checkpointDir, log });
   } finally {
     log.close();
   }
