@@ -1,6 +1,6 @@
 /**
- * The opset a training graph runs at. Backward nodes need ScatterND with reduction='add'
- * (opset 16), so graphs exported at 13-15 are raised to 16. That is safe for the forward ops:
+ * The opset a training graph runs at. Backward nodes need ScatterElements with
+ * reduction='add' (opset 16), so graphs exported at 13-15 are raised to 16. That is safe for the forward ops:
  * between 13 and 16 only RoiAlign changed meaning (its default coordinate mode), and opset 13
  * is where Softmax/ReduceSum/Squeeze/Unsqueeze/Split/Slice took their current forms, which is
  * why older graphs are refused rather than silently reinterpreted.

@@ -191,9 +191,10 @@ export async function runTraining(s: EngineSetup): Promise<EngineResult> {
     freeze: r.freeze,
     dropout: r.dropout,
     seed: r.seed,
-    // One thread unless asked: onnxruntime's CPU ScatterND (reduction add, used for the
-    // embedding-row gradients) races on repeated rows when it splits a batch over threads.
-    threads: r.threads ?? 1,
+    // onnxruntime's default (one per core) unless asked, like the teacher and validation
+    // sessions. Embedding-row gradients sum with ScatterElements: exact, and bit-reproducible for
+    // a given thread count (not ScatterND, whose CPU add races on repeated rows; embedding-rows.ts).
+    threads: r.threads,
     device: r.device,
     label: s.label,
   });

@@ -62,9 +62,8 @@ export interface TrainingRecipe {
   /** Batches per length-sorted chunk (default 100; 0: random batches without length bucketing). */
   bucket?: number;
   /**
-   * onnxruntime intra-op threads: of the training session (default 1, exact and reproducible:
-   * onnxruntime's CPU ScatterND add, used for embedding-row gradients, races with more), and of
-   * the teacher and validation sessions (default one per core).
+   * onnxruntime intra-op threads of the training, teacher and validation sessions (default:
+   * onnxruntime's, one per core). Training is bit-reproducible for a given seed and thread count.
    */
   threads?: number;
   device?: Device;

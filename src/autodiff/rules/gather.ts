@@ -1,12 +1,15 @@
 import { attrInt } from '../../onnx/index.js';
+import { scatterAddRows } from '../embedding-rows.js';
 import type { GradientRule } from '../registry.js';
 
 /**
- * y = gather(data, indices, axis). The data gradient scatters dy back into zeros of data's
- * shape with ScatterND reduction='add' (opset 16), so repeated indices sum, as an embedding
- * gradient must; never a one-hot matmul over the vocabulary. Negative indices are wrapped
- * first (ScatterND wants them in range). For axis != 0 (the pooler's first-token Gather) the
- * axis is moved to the front with Transpose, scattered, and moved back. Indices get no gradient.
+ * y = gather(data, indices, axis). The data gradient adds dy back into zeros of data's shape
+ * row by row (scatterAddRows: ScatterElements reduction='add', opset 16, exact and
+ * deterministic at any thread count, unlike onnxruntime's CPU ScatterND add), so repeated
+ * indices sum, as an embedding gradient must; never a one-hot matmul over the vocabulary.
+ * Negative indices are wrapped first. The indices are flattened to [K] and dy to
+ * [K, ...data dims after the axis]. For axis != 0 (the pooler's first-token Gather) the axis is
+ * moved to the front with Transpose, scattered, and moved back. Indices get no gradient.
  */
 export const gatherGrad: GradientRule = (ctx) => {
   if (!ctx.needs(0)) return;
@@ -25,11 +28,13 @@ export const gatherGrad: GradientRule = (ctx) => {
     const wrapped = e.op('Add', [idx, e.op('Cast', [axisSize], { to: e.elemType(indices) })]);
     idx = e.op('Where', [e.op('Less', [idx, e.scalar(0, e.elemType(indices))]), wrapped, idx]);
   }
-  idx = e.op('Unsqueeze', [idx, e.ints([-1])]);
   const zerosOf = (shape: string) => e.zerosOfShape(shape, e.elemType(data));
+  // [i0..i(q-1), ...tail] -> [K, ...tail] (tail: the r - 1 dims of data without the axis).
+  const flatRows = (g: string) =>
+    q === 1 ? g : e.op('Reshape', [g, e.op('Concat', [e.ints([-1]), e.op('Slice', [e.shapeOf(g), e.ints([q]), e.ints([q + r - 1])])], { axis: 0 })]);
 
   if (axis === 0) {
-    ctx.grad(0, e.op('ScatterND', [zerosOf(e.shapeOf(data)), idx, dy], { reduction: 'add' }));
+    ctx.grad(0, scatterAddRows(e, zerosOf(e.shapeOf(data)), idx, flatRows(dy), r - 1));
     return;
   }
   // data [d0..d(a-1), da, ...] -> [da, d0..d(a-1), ...]; dy [d0..d(a-1), i0..i(q-1), ...] -> [i.., d0..d(a-1), ...].
@@ -42,6 +47,6 @@ export const gatherGrad: GradientRule = (ctx) => {
   ];
   const shapeT = e.op('Gather', [e.shapeOf(data), e.ints(perm)]);
   const dyT = e.op('Transpose', [dy], { perm: dyPerm });
-  const scattered = e.op('ScatterND', [zerosOf(shapeT), idx, dyT], { reduction: 'add' });
+  const scattered = scatterAddRows(e, zerosOf(shapeT), idx, flatRows(dyT), r - 1);
   ctx.grad(0, e.op('Transpose', [scattered], { perm: inverse }));
 };
