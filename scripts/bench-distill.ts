@@ -3,7 +3,7 @@
 // 32, KD from sst2-bert-mini, T=2, alpha=0.5), printed beside PyTorch's 306 examples/s for the
 // same student, batch and data on the 2-core reference machine. Goal: >= 1.5x. Also prints the
 // process's peak RSS (goal: under 2 GB).
-// Flags: --steps N (default 300), --threads N (default 1, distill's default), --batch-size N.
+// Flags: --steps N (default 300), --threads N (default 1, as the acceptance runs), --batch-size N.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';

@@ -9,7 +9,7 @@ import { checkModel, loadModel } from '../src/onnx/index.js';
 
 // The pipeline on the real exporter graphs: sst2-bert-mini (teacher) -> sst2-student-init
 // (PyTorch-exported student), 2,000 SST-2 training rows, 250 steps (4 epochs). Not the acceptance run (that
-// one is a full epoch, see docs/readme/distill.md); this checks it works and learns.
+// one is a full epoch, see docs/commands/distill.md); this checks it works and learns.
 const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared');
 const teacher = join(SHARED, 'models/sst2-bert-mini/model.onnx');
 const student = join(SHARED, 'models/sst2-student-init/model.onnx');

@@ -15,7 +15,7 @@ import {
   type RecipeFlags,
 } from './training-flags.js';
 
-/** Version of the `--json` document (docs/readme/distill.md); bumped on any incompatible change. */
+/** Version of the `--json` document (docs/commands/distill.md); bumped on any incompatible change. */
 export const distillJsonSchema = 'onnx-distillery/distill@1';
 
 interface DistillFlags extends RecipeFlags {

@@ -4,7 +4,7 @@ import { train } from '../distill/train.js';
 import { formatBytes, formatTable, printJson } from './output.js';
 import { addRecipeOptions, percent, positiveInt, recipeFromFlags, runSummary, withProgress, type RecipeFlags } from './training-flags.js';
 
-/** Version of the `--json` document (docs/readme/train.md); bumped on any incompatible change. */
+/** Version of the `--json` document (docs/commands/train.md); bumped on any incompatible change. */
 export const trainJsonSchema = 'onnx-distillery/train@1';
 
 interface TrainFlags extends RecipeFlags {
