@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .option('--no-placement', 'skip the profiled run that reports which execution provider runs each op')
     .option('--block-size <n>', 'timed runs per model before the next model takes its turn (default: iterations / 10)')
     .option('--seed <n>', 'seed of the synthetic token ids', '0')
-    .option('--json', 'print the result as JSON (schema onnx-distillery/bench@1, in the README)')
+    .option('--json', 'print the result as JSON (schema onnx-distillery/bench@1, see docs/commands/bench.md)')
     .option('--csv', 'print one CSV row per model and point')
     .option('-o, --out <file>', 'also save the result: CSV when the name ends in .csv, else JSON')
     .option('-q, --quiet', 'no progress output')

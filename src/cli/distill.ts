@@ -43,6 +43,14 @@ export function register(program: Command): void {
     .option('--alpha <a>', 'weight of the teacher term (the hard-label term gets 1 - alpha)', number('--alpha'), 0.5)
     .option('--teacher-batch-size <n>', 'examples per teacher batch when computing its logits', positiveInt('--teacher-batch-size'), 64)
     .option('--no-teacher-cache', 'recompute the teacher logits even when cached');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  $ distillery distill --teacher teacher/model.onnx --student-config layers=2,hidden=128,heads=2,ffn=512 \\\n' +
+      '      --train train.tsv --val validation.tsv -o student/model.onnx\n' +
+      '  $ distillery distill --teacher teacher/model.onnx --student student-init/model.onnx --train train.tsv \\\n' +
+      '      --unlabeled more-texts.txt --val validation.tsv -o student/model.onnx --epochs 1 --temperature 2 --alpha 0.5\n',
+  );
   addRecipeOptions(cmd).action(async (flags: DistillFlags) => {
     const result = await withProgress(Boolean(flags.quiet || flags.json), (events, signal) =>
       distill(

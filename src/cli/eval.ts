@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .option('--max-drop <points>', 'fail (exit 4) if a --model is more than this many points below --teacher', number('--max-drop'))
     .option('--show-disagreements <n>', 'print n examples where model and teacher disagree', nonNegativeInt('--show-disagreements'), 0)
     .option('--top-classes <k>', 'per-class rows printed (the k worst by F1 when there are more)', positiveInt('--top-classes'), 10)
-    .option('--json', 'print the report as JSON (schema in the README)')
+    .option('--json', 'print the report as JSON (schema onnx-distillery/eval@1, see docs/commands/eval.md)')
     .option('-q, --quiet', 'no progress output')
     .addHelpText('after', '\nExamples:\n  $ distillery eval --model student.onnx --data validation.tsv\n  $ distillery eval --teacher teacher.onnx --model student.onnx student-int8.onnx --data validation.tsv --max-drop 1 --show-disagreements 5\n')
     .action(async (flags: EvalFlags) => {

@@ -4,6 +4,9 @@ import { inspectModel, type ModelSummary, type QuantizedTensorSummary } from '..
 import { loadModelLazy } from '../onnx/index.js';
 import { formatBytes, formatTable, printJson, type Cell } from './output.js';
 
+/** Version of the `--json` document (docs/commands/inspect.md); bumped on any incompatible change. */
+export const inspectJsonSchema = 'onnx-distillery/inspect@1';
+
 export function register(program: Command): void {
   program
     .command('inspect')
@@ -16,7 +19,7 @@ export function register(program: Command): void {
       const model = await loadModelLazy(path);
       const summary = inspectModel(model, { path });
       const fileBytes = (await stat(path)).size;
-      if (flags.json) printJson({ file: path, fileBytes, ...summary });
+      if (flags.json) printJson({ schema: inspectJsonSchema, file: path, fileBytes, ...summary });
       else process.stdout.write(formatSummary(path, fileBytes, summary) + '\n');
     });
 }

@@ -30,6 +30,9 @@ interface QuantizeFlags {
   json?: boolean;
 }
 
+/** Version of the `--json` document (docs/commands/quantize.md); bumped on any incompatible change. */
+export const quantizeJsonSchema = 'onnx-distillery/quantize@1';
+
 export function register(program: Command): void {
   program
     .command('quantize')
@@ -76,7 +79,7 @@ export function register(program: Command): void {
       } catch (e) {
         spin.stop();
         if (e instanceof NothingToQuantizeError) {
-          if (flags.json) printJson({ written: false, message: e.message, report: e.report });
+          if (flags.json) printJson({ schema: quantizeJsonSchema, written: false, message: e.message, report: e.report });
           warn(e.message);
           process.exitCode = ExitCode.badInput;
           return;
@@ -84,7 +87,7 @@ export function register(program: Command): void {
         throw e;
       }
       spin.stop();
-      if (flags.json) printJson({ written: true, ...report });
+      if (flags.json) printJson({ schema: quantizeJsonSchema, written: true, ...report });
       else process.stdout.write(formatReport(report) + '\n');
     });
 }

@@ -22,6 +22,13 @@ export function register(program: Command): void {
     .option('--config <spec>', 'fresh BERT classifier: layers=4,hidden=256,heads=4,ffn=1024[,positions=512]')
     .option('--tokenizer <path>', 'tokenizer for --config (vocab.txt, tokenizer.json or their folder); copied next to the output')
     .option('--build-vocab <n>', 'build an n-token WordPiece vocabulary from the training texts (writes vocab.txt)', positiveInt('--build-vocab'));
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  $ distillery train --config layers=4,hidden=256,heads=4,ffn=1024 --build-vocab 8000 \\\n' +
+      '      --train train.jsonl --val validation.jsonl -o teacher/model.onnx\n' +
+      '  $ distillery train --model student-init/model.onnx --train train.tsv --val validation.tsv -o baseline/model.onnx --epochs 1\n',
+  );
   addRecipeOptions(cmd).action(async (flags: TrainFlags) => {
     const result = await withProgress(Boolean(flags.quiet || flags.json), (events, signal) =>
       train(
