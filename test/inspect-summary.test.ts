@@ -94,7 +94,8 @@ describe('distillery inspect (CLI)', () => {
     expect(json.quantized).toHaveLength(15);
     expect(json.externalTensors).toBe(0);
     // Same summary as from a fully loaded model.
-    const { file: _f, fileBytes: _b, ...summary } = json;
+    const { schema, file: _f, fileBytes: _b, ...summary } = json;
+    expect(schema).toBe('onnx-distillery/inspect@1');
     expect(summary).toEqual(JSON.parse(JSON.stringify(inspectModel(await loadModel(int8Path)))));
     expect(inspectModel(await loadModelLazy(int8Path), { path: int8Path })).toEqual(inspectModel(await loadModel(int8Path)));
   });
