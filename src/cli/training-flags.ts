@@ -84,7 +84,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--format <format>', 'csv, tsv or jsonl (default: from the extension)', parseDatasetFormat)
     .option('--no-header', 'the csv/tsv files have no header row (default: detected)')
     .option('--labels <names|file>', 'label names in id order, comma-separated or a file')
-    .option('--force', 'overwrite existing outputs and start over an existing checkpoint')
+    .option('--force', 'overwrite existing outputs; without --resume, also start over an existing checkpoint')
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'no progress output');
 }
