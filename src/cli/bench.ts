@@ -1,17 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import chalk from 'chalk';
-import {
-  benchModels,
-  describeMachine,
-  describePlacement,
-  parseDimAssignments,
-  parsePositiveIntList,
-  shortProvider,
-  type BenchOptions,
-  type BenchProgress,
-  type BenchResult,
-} from '../bench/index.js';
+// The harness (and onnxruntime under it) loads when the command runs, not at CLI start-up.
+import type { BenchOptions, BenchProgress, BenchResult } from '../bench/index.js';
+import { describeMachine } from '../bench/machine.js';
+import { parseDimAssignments, parsePositiveIntList } from '../bench/options.js';
+import { describePlacement, shortProvider } from '../bench/placement.js';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import { ExitCode, UserError } from '../errors.js';
 import { parseDevice } from '../runtime/device.js';
@@ -147,7 +141,7 @@ async function runBench(models: string[], flags: BenchFlags): Promise<void> {
   progress.start();
   let result: BenchResult;
   try {
-    result = await benchModels(models, options, (p) => onProgress(p, progress, flags, say));
+    result = await (await import('../bench/harness.js')).benchModels(models, options, (p) => onProgress(p, progress, flags, say));
   } finally {
     process.off('SIGINT', onSigint);
     progress.stop();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import chalk from 'chalk';
-import { runDemo, type DemoResult } from '../demo/pipeline.js';
+import type { DemoResult } from '../demo/pipeline.js';
 import { ExitCode } from '../errors.js';
 import { formatBytes, formatTable, printJson } from './output.js';
 import { nonNegativeInt, number, positiveInt, withProgress } from './training-flags.js';
@@ -39,8 +39,8 @@ export function register(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const quiet = Boolean(flags.quiet || flags.json);
       const logPhases = !quiet && !process.stderr.isTTY;
-      const result = await withProgress(quiet, (events) =>
-        runDemo({
+      const result = await withProgress(quiet, async (events) =>
+        (await import('../demo/pipeline.js')).runDemo({
           outDir: flags.outDir,
           quick: flags.quick,
           epochs: flags.epochs,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { distill } from '../distill/distill.js';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson } from './output.js';
 import {
@@ -52,8 +51,8 @@ export function register(program: Command): void {
       '      --unlabeled more-texts.txt --val validation.tsv -o student/model.onnx --epochs 1 --temperature 2 --alpha 0.5\n',
   );
   addRecipeOptions(cmd).action(async (flags: DistillFlags) => {
-    const result = await withProgress(Boolean(flags.quiet || flags.json), (events, signal) =>
-      distill(
+    const result = await withProgress(Boolean(flags.quiet || flags.json), async (events, signal) =>
+      (await import('../distill/distill.js')).distill(
         {
           ...recipeFromFlags(flags),
           teacher: flags.teacher,

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import chalk from 'chalk';
 import { UserError } from '../errors.js';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
-import { evaluate, type EvalReport } from '../eval/evaluator.js';
+import type { EvalReport } from '../eval/evaluator.js';
 import { checkGates, gateExitCode, normalizeMinAccuracy, type GateResult } from '../eval/gates.js';
 import { worstClasses, type ClassMetrics } from '../eval/metrics.js';
 import { parseDevice, type Device } from '../runtime/device.js';
@@ -79,7 +79,7 @@ async function runEval(flags: EvalFlags): Promise<void> {
   progress.start();
   let report: EvalReport;
   try {
-    report = await evaluate({
+    report = await (await import('../eval/evaluator.js')).evaluate({
       models: flags.model,
       teacher: flags.teacher,
       data: flags.data,

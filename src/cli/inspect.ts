@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { inspectModel, type ModelSummary, type QuantizedTensorSummary } from '../inspect/index.js';
-import { loadModelLazy } from '../onnx/index.js';
+// The model reader (protobufjs) loads when the command runs, not at CLI start-up.
+import type { ModelSummary, QuantizedTensorSummary } from '../inspect/index.js';
 import { formatBytes, formatTable, printJson, type Cell } from './output.js';
 
 /** Version of the `--json` document (docs/commands/inspect.md); bumped on any incompatible change. */
@@ -16,6 +16,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ distillery inspect model.onnx\n  $ distillery inspect model-int8.onnx --json\n')
     .action(async (path: string, flags: { json?: boolean }) => {
       // Weights stay on disk: inspecting a 2 GB model reads its structure, not its tensors.
+      const [{ loadModelLazy }, { inspectModel }] = await Promise.all([import('../onnx/index.js'), import('../inspect/index.js')]);
       const model = await loadModelLazy(path);
       const summary = inspectModel(model, { path });
       const fileBytes = (await stat(path)).size;

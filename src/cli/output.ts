@@ -1,10 +1,44 @@
 import chalk from 'chalk';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
+
+/** What commands do with a progress line (ora's spinner, or a silent stand-in). */
+export interface Progress {
+  text: string;
+  readonly isSpinning: boolean;
+  start(): Progress;
+  stop(): Progress;
+  clear(): Progress;
+  render(): Progress;
+}
+
+const progressShown = Boolean(process.stderr.isTTY) && !process.env.CI;
+// ora (and its dependencies) load only where a spinner can be shown: a terminal, not CI.
+const ora = progressShown ? (await import('ora')).default : undefined;
+
+class SilentProgress implements Progress {
+  text = '';
+  isSpinning = false;
+  start(): this {
+    this.isSpinning = true;
+    return this;
+  }
+  stop(): this {
+    this.isSpinning = false;
+    return this;
+  }
+  clear(): this {
+    return this;
+  }
+  render(): this {
+    return this;
+  }
+}
 
 /** Progress goes to stderr and only when stderr is a TTY (CI logs and pipes stay clean). */
-export function spinner(text: string, opts: { quiet?: boolean } = {}): Ora {
-  const enabled = !opts.quiet && Boolean(process.stderr.isTTY) && !process.env.CI;
-  return ora({ text, stream: process.stderr, isEnabled: enabled, isSilent: !enabled });
+export function spinner(text: string, opts: { quiet?: boolean } = {}): Progress {
+  if (!ora || opts.quiet) return new SilentProgress();
+  const spin: Ora = ora({ text, stream: process.stderr });
+  return spin;
 }
 
 /** Write a JSON document to stdout (machines read this). */

@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
-import {
-  defaultOpTypes,
-  NothingToQuantizeError,
-  quantFormats,
-  quantizeFile,
-  skippedDecisions,
-  type QuantizedTensorReport,
-  type QuantizeReport,
-} from '../quantize/index.js';
+// The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
+import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
+import { defaultOpTypes, quantFormats } from '../quantize/options.js';
+import { skippedDecisions } from '../quantize/report.js';
 import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
 interface QuantizeFlags {
@@ -59,6 +54,7 @@ export function register(program: Command): void {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
+      const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
       let report: QuantizeReport;
       try {
         report = await quantizeFile(model, flags.output, {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { TrainingResult } from '../distill/options.js';
-import { train } from '../distill/train.js';
 import { formatBytes, formatTable, printJson } from './output.js';
 import { addRecipeOptions, percent, positiveInt, recipeFromFlags, runSummary, withProgress, type RecipeFlags } from './training-flags.js';
 
@@ -30,8 +29,8 @@ export function register(program: Command): void {
       '  $ distillery train --model student-init/model.onnx --train train.tsv --val validation.tsv -o baseline/model.onnx --epochs 1\n',
   );
   addRecipeOptions(cmd).action(async (flags: TrainFlags) => {
-    const result = await withProgress(Boolean(flags.quiet || flags.json), (events, signal) =>
-      train(
+    const result = await withProgress(Boolean(flags.quiet || flags.json), async (events, signal) =>
+      (await import('../distill/train.js')).train(
         {
           ...recipeFromFlags(flags),
           ...(flags.model !== undefined ? { model: flags.model } : {}),
