@@ -11,7 +11,8 @@ export interface Progress {
   render(): Progress;
 }
 
-const progressShown = Boolean(process.stderr.isTTY) && !process.env.CI;
+// A terminal with no width (a pty nobody sized) sends ora's line clearing into an endless loop.
+const progressShown = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !process.env.CI;
 // ora (and its dependencies) load only where a spinner can be shown: a terminal, not CI.
 const ora = progressShown ? (await import('ora')).default : undefined;
 
@@ -37,7 +38,8 @@ class SilentProgress implements Progress {
 /** Progress goes to stderr and only when stderr is a TTY (CI logs and pipes stay clean). */
 export function spinner(text: string, opts: { quiet?: boolean } = {}): Progress {
   if (!ora || opts.quiet) return new SilentProgress();
-  const spin: Ora = ora({ text, stream: process.stderr });
+  // discardStdin off: ora would put stdin in raw mode, which spins on a terminal whose input is gone.
+  const spin: Ora = ora({ text, stream: process.stderr, discardStdin: false });
   return spin;
 }
 
