@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../cache-dir.js';
 import { makeBatches } from '../data/batching.js';
 import type { EncodedExample } from '../data/encode.js';
-import { classifyBatch, openClassifier } from '../eval/classifier.js';
+import { classifyBatches, openClassifier } from '../eval/classifier.js';
 import type { SessionSettings } from '../runtime/session.js';
 
 export interface TeacherLogits {
@@ -73,15 +73,8 @@ export async function teacherLogits(
   const teacher = await openClassifier(key.teacherPath, opts.session);
   try {
     const width = teacher.numLabels;
-    const logits = new Float32Array(examples.length * width);
     const batches = makeBatches(examples, opts.batchSize ?? 64);
-    let done = 0;
-    for (const batch of batches) {
-      const out = await classifyBatch(teacher, batch);
-      for (let r = 0; r < batch.size; r++) logits.set(out.subarray(r * width, (r + 1) * width), batch.indices[r]! * width);
-      done += batch.size;
-      opts.onProgress?.(done, examples.length);
-    }
+    const logits = await classifyBatches(teacher, batches, examples.length, (done) => opts.onProgress?.(done, examples.length));
     const header = Buffer.from(JSON.stringify({ count: examples.length, numLabels: width, teacher: key.teacherPath }));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(header.length, 0);

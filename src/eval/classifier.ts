@@ -52,12 +52,20 @@ export async function classifyBatch(model: Classifier, batch: Batch): Promise<Fl
 }
 
 /** Logits of every row of the batches, in the original order of the rows (see makeBatches). */
-export async function classifyBatches(model: Classifier, batches: readonly Batch[], count: number): Promise<Float32Array> {
+export async function classifyBatches(
+  model: Classifier,
+  batches: readonly Batch[],
+  count: number,
+  onProgress?: (rowsDone: number) => void,
+): Promise<Float32Array> {
   const width = model.numLabels;
   const out = new Float32Array(count * width);
+  let done = 0;
   for (const batch of batches) {
     const logits = await classifyBatch(model, batch);
     for (let r = 0; r < batch.size; r++) out.set(logits.subarray(r * width, (r + 1) * width), batch.indices[r]! * width);
+    done += batch.size;
+    onProgress?.(done);
   }
   return out;
 }
