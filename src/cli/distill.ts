@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson } from './output.js';
+import { distillFields, fieldsFromFlags, type DistillFields, type ResolvedFieldValues } from '../distill/recipe-fields.js';
 import {
+  addFieldOptions,
   addRecipeOptions,
-  choice,
   collect,
-  number,
   percent,
-  positiveInt,
   recipeFromFlags,
   runSummary,
   withProgress,
@@ -17,17 +16,13 @@ import {
 /** Version of the `--json` document (docs/commands/distill.md); bumped on any incompatible change. */
 export const distillJsonSchema = 'onnx-distillery/distill@1';
 
-interface DistillFlags extends RecipeFlags {
-  teacher: string;
-  student?: string;
-  studentConfig?: string;
-  unlabeled: string[];
-  loss: 'kl' | 'mse' | 'ce';
-  temperature: number;
-  alpha: number;
-  teacherBatchSize: number;
-  teacherCache: boolean;
-}
+type DistillFlags = RecipeFlags &
+  ResolvedFieldValues<DistillFields> & {
+    teacher: string;
+    student?: string;
+    studentConfig?: string;
+    unlabeled: string[];
+  };
 
 export function register(program: Command): void {
   const cmd = program
@@ -36,12 +31,8 @@ export function register(program: Command): void {
     .requiredOption('--teacher <path>', 'teacher ONNX classifier (its tokenizer and config.json next to it)')
     .option('--student <path>', 'student ONNX classifier to train (its tokenizer next to it)')
     .option('--student-config <spec>', "fresh BERT student with the teacher's vocabulary, labels and positions: layers=2,hidden=128,heads=2,ffn=512")
-    .option('--unlabeled <path>', 'texts the teacher labels (soft targets only): .txt (one per line), .csv, .tsv, .jsonl (repeatable)', collect, [])
-    .option('--loss <kind>', 'kl (KD: alpha T^2 KL + (1 - alpha) CE), mse (on logits) or ce (hard labels only)', choice('--loss', ['kl', 'mse', 'ce']), 'kl')
-    .option('--temperature <T>', 'softmax temperature of the KL term', number('--temperature'), 2)
-    .option('--alpha <a>', 'weight of the teacher term (the hard-label term gets 1 - alpha)', number('--alpha'), 0.5)
-    .option('--teacher-batch-size <n>', 'examples per teacher batch when computing its logits', positiveInt('--teacher-batch-size'), 64)
-    .option('--no-teacher-cache', 'recompute the teacher logits even when cached');
+    .option('--unlabeled <path>', 'texts the teacher labels (soft targets only): .txt (one per line), .csv, .tsv, .jsonl (repeatable)', collect, []);
+  addFieldOptions(cmd, distillFields);
   cmd.addHelpText(
     'after',
     '\nExamples:\n' +
@@ -59,11 +50,7 @@ export function register(program: Command): void {
           ...(flags.student !== undefined ? { student: flags.student } : {}),
           ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig } : {}),
           unlabeled: flags.unlabeled,
-          loss: flags.loss,
-          temperature: flags.temperature,
-          alpha: flags.alpha,
-          teacherBatchSize: flags.teacherBatchSize,
-          teacherCache: flags.teacherCache,
+          ...fieldsFromFlags(distillFields, flags),
           signal,
         },
         events,

@@ -15,7 +15,7 @@ import { UserError } from '../errors.js';
 import { openClassifier } from '../eval/classifier.js';
 import { argmaxRows } from '../eval/metrics.js';
 import { loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
-import { resolveLossSpec, resolveRecipe, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
+import { resolveLossSpec, resolveRecipe, resolveTeacherRun, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
 import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
@@ -32,6 +32,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   }
   const recipe = resolveRecipe(o, o.val !== undefined);
   const loss = resolveLossSpec(o);
+  const teacherRun = resolveTeacherRun(o);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -134,15 +135,14 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
     events({ type: 'phase', phase: 'teacher', message: `teacher logits for ${teacherExamples.length} examples` });
     trainLogits = await teacherLogits(teacherExamples, cacheKey(sets.map((s) => s.path), sets.map((s) => s.columns)), {
       session,
-      batchSize: o.teacherBatchSize ?? 64,
-      useCache: o.teacherCache ?? true,
+      ...teacherRun,
       onProgress: (done, total) => events({ type: 'teacher-progress', done, total }),
     });
     if (trainLogits.numLabels !== numLabels) throw new UserError(`${o.teacher}: the teacher outputs ${trainLogits.numLabels} scores, expected ${numLabels}`);
   }
   let teacherAccuracy: number | undefined;
   if (valSet && teacherValExamples) {
-    const v = await teacherLogits(teacherValExamples, cacheKey([valSet.path], [valSet.columns]), { session, batchSize: o.teacherBatchSize ?? 64, useCache: o.teacherCache ?? true });
+    const v = await teacherLogits(teacherValExamples, cacheKey([valSet.path], [valSet.columns]), { session, ...teacherRun });
     teacherAccuracy = accuracyOf(v.logits, numLabels, teacherValExamples);
   }
   const teacherSeconds = (performance.now() - t0) / 1000;
