@@ -8,6 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { bertConfigJson, buildBertClassifier } from '../architectures/bert.js';
 import { deriveStudent, parseStudentLayers } from '../architectures/derive-student.js';
+import { initEmbeddingsFromTeacher } from '../architectures/embedding-init.js';
 import { findEncoderStructure } from '../architectures/encoder-structure.js';
 import type { EncodedExample } from '../data/encode.js';
 import { LabelMap } from '../data/labels.js';
@@ -83,6 +84,10 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       throw new UserError(`--student-config: positions=${cfg.maxPositions} is shorter than the inputs (${teacherTok.tokenizer.maxLength} tokens); raise it or pass --max-length`);
     }
     student = buildBertClassifier(cfg, { seed: recipe.seed });
+    if (o.embeddingInit === 'teacher') {
+      const init = initEmbeddingsFromTeacher(student, teacherModel, { student: '--student-config student', teacher: o.teacher });
+      events({ type: 'phase', phase: 'building', message: `student embeddings from the teacher: copied ${init.copied.join(', ') || 'none'}; projected ${init.projected.join(', ') || 'none'}` });
+    }
     studentTok = teacherTok.tokenizer;
     tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
     configJson = { ...bertConfigJson(cfg, [...labelNames]), ...tokenizerSettings(teacherConfig) };

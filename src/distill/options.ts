@@ -44,6 +44,8 @@ export interface DistillOptions extends TrainingRecipe, DataSelection, FieldValu
    * of the teacher's blocks, rounded up.
    */
   studentLayers?: number | number[] | string;
+  /** A --student-config student's embeddings: random (default) or from the teacher's tables (copied, or PCA-projected when narrower). */
+  embeddingInit?: 'random' | 'teacher';
   /**
    * Shrink the student's vocabulary to the tokens the training and unlabeled texts use (plus
    * special tokens and every single character, bare and `##`): rewrites its word-embedding
