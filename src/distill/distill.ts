@@ -109,7 +109,10 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
     }
     studentTok = teacherTok.tokenizer;
     tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
-    configJson = { ...withLabels(teacherConfig, labelNames, teacherTok.positionLimit), num_hidden_layers: derived.keptLayers.length };
+    configJson = withLabels(teacherConfig, labelNames, teacherTok.positionLimit);
+    // BERT's key, or DistilBERT's / GPT-style ones when the teacher's config uses those.
+    const layerKeys = ['num_hidden_layers', 'n_layers', 'num_layers', 'n_layer'].filter((k) => k in configJson);
+    for (const k of layerKeys.length ? layerKeys : ['num_hidden_layers']) configJson[k] = derived.keptLayers.length;
     studentDescription = `derived from the teacher: layers ${derived.keptLayers.join(',')} of ${derived.teacherLayers}`;
     events({
       type: 'phase',
