@@ -7,6 +7,7 @@ import { bertConfigJson, buildBertClassifier, defaultBertConfig } from '../src/a
 import { SeededRandom } from '../src/architectures/random.js';
 import { findEncoderStructure } from '../src/architectures/encoder-structure.js';
 import { main } from '../src/cli/main.js';
+import { HfTokenizer } from '../src/data/hf-tokenizer.js';
 import { WordPieceTokenizer } from '../src/data/wordpiece.js';
 import { distill } from '../src/distill/distill.js';
 import { planVocabPruning, pruneWordEmbeddings, usedTokenIds } from '../src/distill/prune-vocab.js';
@@ -149,6 +150,33 @@ describe('--prune-vocab', () => {
       const w = randomWord();
       expect(unk(pruned, w)).toBe(unk(full, w));
     }
+  });
+
+  it('rewrites a WordPiece tokenizer.json (vocab, added tokens, post-processor ids) so texts encode to the remapped ids', () => {
+    const special = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+    const json = JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: special.map((t) => ({ id: vocab.indexOf(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+      pre_tokenizer: { type: 'BertPreTokenizer' },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+        special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [vocab.indexOf(t)], tokens: [t] }])),
+      },
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+    });
+    const full = new HfTokenizer('tokenizer.json', json, {});
+    const texts = ['The movie was GREAT!', 'awful, dull plot', 'zebra galaxy'];
+    const plan = planVocabPruning('tokenizer.json', json, usedTokenIds(texts.map((t) => full.encode(t))));
+    const pruned = new HfTokenizer('tokenizer.json', plan.tokenizerText, {});
+    expect(pruned.vocabSize).toBe(plan.keptIds.length);
+    for (const t of texts) expect(pruned.encode(t).ids).toEqual(full.encode(t).ids.map((id) => plan.oldToNew[id]));
+    expect(pruned.encode('unseen words', 'pair').ids.includes(pruned.encode('x').ids[0]!)).toBe(true);
   });
 
   it('the pruned model gives the same logits on remapped ids as the full model on the original ids', async () => {
