@@ -10,13 +10,13 @@ import { main } from '../src/cli/main.js';
 import { HfTokenizer } from '../src/data/hf-tokenizer.js';
 import { WordPieceTokenizer } from '../src/data/wordpiece.js';
 import { distill } from '../src/distill/distill.js';
-import { planVocabPruning, pruneWordEmbeddings, usedTokenIds } from '../src/distill/prune-vocab.js';
+import { planVocabPruning, producibleBy, pruneWordEmbeddings, usedTokenIds } from '../src/distill/prune-vocab.js';
 import { checkModel, encodeModel, loadModel, tensorDims, type ModelProto } from '../src/onnx/index.js';
 
 // A tiny WordPiece vocabulary: specials, unused slots, single characters bare and ##, some words.
 const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
 const words = ['the', 'movie', 'film', 'was', 'great', 'awful', 'okay', 'plot', 'fine', 'dull', 'superb', 'story', '##ing', '##ed', 'act', 'music', 'boring', 'lovely'];
-const vocab = ['[PAD]', ...Array.from({ length: 10 }, (_, i) => `[unused${i}]`), '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', ',', '!', ...letters, ...letters.map((l) => `##${l}`), ...words, 'zebra', 'quantum', 'galaxy', '##xyz'];
+const vocab = ['[PAD]', ...Array.from({ length: 10 }, (_, i) => `[unused${i}]`), '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', ',', '!', ...letters, ...letters.map((l) => `##${l}`), ...words, 'zebra', 'quantum', 'galaxy', '##xyz', '北', '##北', '##!'];
 const labelNames = ['negative', 'neutral', 'positive'];
 const config = { ...defaultBertConfig, vocabSize: vocab.length, numLabels: 3, hiddenSize: 16, numHeads: 2, intermediateSize: 32, numLayers: 4, maxPositions: 32 };
 
@@ -126,23 +126,26 @@ describe('--prune-vocab', () => {
   it('keeps every token the texts use, the specials and single characters, and nothing else', () => {
     const tok = WordPieceTokenizer.fromVocabText('vocab.txt', vocab.join('\n'));
     const texts = ['the movie was great', 'awful plot!'];
-    const plan = planVocabPruning('vocab.txt', vocab.join('\n') + '\n', usedTokenIds(texts.map((t) => tok.encode(t))));
+    const plan = planVocabPruning('vocab.txt', vocab.join('\n') + '\n', usedTokenIds(texts.map((t) => tok.encode(t))), { producible: producibleBy(tok) });
     const kept = plan.keptIds.map((id) => vocab[id]);
-    expect(kept).toEqual(expect.arrayContaining(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'movie', 'great', 'awful', 'plot', '!', 'a', '##z']));
+    expect(kept).toEqual(expect.arrayContaining(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'movie', 'great', 'awful', 'plot', '!', 'a', '##z', '北']));
     expect(kept).not.toContain('[unused0]');
     expect(kept).not.toContain('film');
     expect(kept).not.toContain('##xyz');
-    expect(plan.keptIds.length).toBe(5 + 3 + 52 + 6);
+    // Punctuation and CJK ideographs are always words of their own: never a ## continuation.
+    expect(kept).not.toContain('##!');
+    expect(kept).not.toContain('##北');
+    expect(plan.keptIds.length).toBe(5 + 4 + 52 + 6);
     expect(plan.tokenizerText.split('\n').filter(Boolean)).toEqual(kept);
   });
 
   it('no word becomes [UNK] that did not before; the texts it was planned on tokenize the same after remapping', () => {
     const full = WordPieceTokenizer.fromVocabText('vocab.txt', vocab.join('\n'));
     const rng = new SeededRandom(11);
-    const alphabet = [...letters, ...'éß.,!'.split('')];
+    const alphabet = [...letters, ...'éßÉ北.,!'.split('')];
     const randomWord = () => Array.from({ length: 1 + rng.int(9) }, () => alphabet[rng.int(alphabet.length)]!).join('');
     const planned = Array.from({ length: 50 }, () => [...Array.from({ length: 3 }, randomWord), words[rng.int(words.length)]!.replace('##', '')].join(' '));
-    const plan = planVocabPruning('vocab.txt', vocab.join('\n'), usedTokenIds(planned.map((t) => full.encode(t))));
+    const plan = planVocabPruning('vocab.txt', vocab.join('\n'), usedTokenIds(planned.map((t) => full.encode(t))), { producible: producibleBy(full) });
     const pruned = WordPieceTokenizer.fromVocabText('vocab.txt', plan.tokenizerText);
     for (const t of planned) expect(pruned.encode(t).ids).toEqual(full.encode(t).ids.map((id) => plan.oldToNew[id]));
     const unk = (tok: WordPieceTokenizer, w: string) => tok.encode(w).ids.filter((id) => id === tok.unkId).length;
@@ -150,6 +153,18 @@ describe('--prune-vocab', () => {
       const w = randomWord();
       expect(unk(pruned, w)).toBe(unk(full, w));
     }
+  });
+
+  it('with a minimum count keeps only tokens used that often (rarer words split into smaller pieces, never [UNK])', () => {
+    const tok = WordPieceTokenizer.fromVocabText('vocab.txt', vocab.join('\n'));
+    const texts = ['the movie', 'the film', 'the plot'];
+    const used = usedTokenIds(texts.map((t) => tok.encode(t)), 2);
+    const plan = planVocabPruning('vocab.txt', vocab.join('\n'), used, { producible: producibleBy(tok) });
+    const kept = plan.keptIds.map((id) => vocab[id]);
+    expect(kept).toContain('the');
+    expect(kept).not.toContain('movie');
+    const pruned = WordPieceTokenizer.fromVocabText('vocab.txt', plan.tokenizerText);
+    expect(pruned.tokenize('movie')).toEqual(['m', '##o', '##v', '##i', '##e']);
   });
 
   it('rewrites a WordPiece tokenizer.json (vocab, added tokens, post-processor ids) so texts encode to the remapped ids', () => {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson } from './output.js';
 import { distillFields, fieldsFromFlags, type DistillFields, type ResolvedFieldValues } from '../distill/recipe-fields.js';
@@ -22,7 +22,7 @@ type DistillFlags = RecipeFlags &
     student?: string;
     studentConfig?: string;
     studentLayers?: string;
-    pruneVocab?: boolean;
+    pruneVocab?: boolean | number;
     unlabeled: string[];
   };
 
@@ -38,8 +38,13 @@ export function register(program: Command): void {
       "student made from the teacher's graph and weights: keep n of its encoder blocks spread over the depth (2), or the blocks listed (0,3); the default when no student is given (half the blocks, rounded up)",
     )
     .option(
-      '--prune-vocab',
-      'keep only the vocabulary the training and unlabeled texts use (plus special tokens and single characters): smaller embedding table, tokenizer and config.json rewritten',
+      '--prune-vocab [min-count]',
+      'keep only the vocabulary the training and unlabeled texts use (plus special tokens and single characters): smaller embedding table, tokenizer and config.json rewritten; with a count, only tokens used at least that often',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--prune-vocab: the minimum count must be a positive integer');
+        return n;
+      },
     )
     .option('--unlabeled <path>', 'texts the teacher labels (soft targets only): .txt (one per line), .csv, .tsv, .jsonl (repeatable)', collect, []);
   addFieldOptions(cmd, distillFields);
@@ -61,7 +66,7 @@ export function register(program: Command): void {
           ...(flags.student !== undefined ? { student: flags.student } : {}),
           ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig } : {}),
           ...(flags.studentLayers !== undefined ? { studentLayers: flags.studentLayers } : {}),
-          ...(flags.pruneVocab ? { pruneVocab: true } : {}),
+          ...(flags.pruneVocab !== undefined ? { pruneVocab: flags.pruneVocab } : {}),
           unlabeled: flags.unlabeled,
           ...fieldsFromFlags(distillFields, flags),
           signal,

@@ -168,7 +168,9 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   // left out, so its accuracy after pruning shows what unseen texts get).
   let pruning: PruningStep | undefined;
   if (o.pruneVocab) {
-    pruning = await prepareVocabPruning(studentTok, usedTokenIds(examples), plan, { doLowerCase: studentTokConfig?.doLowerCase, stripAccents: studentTokConfig?.stripAccents });
+    const minCount = o.pruneVocab === true ? 1 : o.pruneVocab;
+    if (!Number.isInteger(minCount) || minCount < 1) throw new UserError(`--prune-vocab: the minimum count must be a positive integer, got ${minCount}`);
+    pruning = await prepareVocabPruning(studentTok, usedTokenIds(examples, minCount), plan, { doLowerCase: studentTokConfig?.doLowerCase, stripAccents: studentTokConfig?.stripAccents });
     configJson.vocab_size = pruning.plan.keptIds.length;
   }
   let prunedVocab: PrunedVocabSummary | undefined;

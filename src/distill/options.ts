@@ -48,10 +48,12 @@ export interface DistillOptions extends TrainingRecipe, DataSelection, FieldValu
   embeddingInit?: 'random' | 'teacher';
   /**
    * Shrink the student's vocabulary to the tokens the training and unlabeled texts use (plus
-   * special tokens and every single character, bare and `##`): rewrites its word-embedding
-   * table, tokenizer file and config.json vocab_size.
+   * special tokens and every single character the tokenizer can produce, bare and `##`):
+   * rewrites its word-embedding table, tokenizer file and config.json vocab_size. A number:
+   * keep only tokens used at least that many times (rarer words are then split into smaller
+   * pieces; `true` is 1, which leaves the training texts' tokenization unchanged).
    */
-  pruneVocab?: boolean;
+  pruneVocab?: boolean | number;
   /** Texts the teacher labels (soft targets only), mixed with the training set: .txt (a text per line), .csv, .tsv, .jsonl. */
   unlabeled?: string[];
   /** Output model path; config.json, tokenizer files, log and checkpoints go next to it. */
