@@ -15,10 +15,12 @@ import { UserError } from '../errors.js';
 import { openClassifier } from '../eval/classifier.js';
 import { argmaxRows } from '../eval/metrics.js';
 import { loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
-import { resolveLossSpec, resolveRecipe, resolveTeacherRun, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
+import { resolveIntermediate, resolveLossSpec, resolveRecipe, resolveTeacherRun, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
 import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
+import { planIntermediate, TeacherIntermediates } from './intermediate.js';
+import { feedPlanOf } from './loop.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
@@ -33,6 +35,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const recipe = resolveRecipe(o, o.val !== undefined);
   const loss = resolveLossSpec(o);
   const teacherRun = resolveTeacherRun(o);
+  const intermediateOptions = resolveIntermediate(o);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -147,39 +150,60 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   }
   const teacherSeconds = (performance.now() - t0) / 1000;
 
-  const result = await runAndWrite({
-    label: 'student',
-    model: student,
-    examples,
-    teacherLogits: trainLogits?.logits,
-    numLabels,
-    padId: studentTok.padId,
-    validation: valExamples,
-    loss,
-    recipe,
-    plan,
-    fingerprint: JSON.stringify(['distill', loss, studentDescription]),
-    resume: o.resume ?? false,
-    events,
-    signal: o.signal,
-    configJson,
-    inputs,
-    start: {
-      command: 'distill',
-      teacher: o.teacher,
-      student: studentDescription,
-      train: o.train,
-      val: o.val,
-      unlabeled: o.unlabeled ?? [],
-      trainExamples: trainSet.records.length,
-      unlabeledExamples: unlabeledCount,
-      valExamples: valExamples?.length ?? 0,
+  // Hidden states / attention: the teacher runs on each training batch with extra outputs.
+  const iplan = planIntermediate(student, teacherModel, intermediateOptions, feedPlanOf(student, 'student').find((e) => e.source === 'attention_mask')?.name);
+  let teacherIntermediates: TeacherIntermediates | undefined;
+  if (iplan) {
+    if (!sameTokenizer) throw new UserError('--hidden-loss / --attention-loss need the student to use the teacher\'s tokenizer (the positions must line up)');
+    const widths = new Map<string, number>();
+    iplan.spec.hidden?.pairs.forEach((p, k) => widths.set(`hidden:${k}`, p.teacherWidth));
+    if (iplan.spec.attention) widths.set('attention', iplan.spec.attention.teacherHeads);
+    teacherIntermediates = await TeacherIntermediates.open(teacherModel, feedPlanOf(teacherModel, 'teacher'), iplan.teacherValues, widths, examples, {
+      budgetBytes: intermediateOptions.cacheBytes,
+      ...session,
+    });
+  }
+
+  let result: Awaited<ReturnType<typeof runAndWrite>>;
+  try {
+    result = await runAndWrite({
+      label: 'student',
+      model: student,
+      examples,
+      teacherLogits: trainLogits?.logits,
+      numLabels,
+      padId: studentTok.padId,
+      validation: valExamples,
       loss,
+      ...(iplan && teacherIntermediates ? { intermediate: { spec: iplan.spec, teacher: teacherIntermediates } } : {}),
       recipe,
-    },
-    startedAt,
-    warnings,
-  });
+      plan,
+      fingerprint: JSON.stringify(['distill', loss, studentDescription]),
+      resume: o.resume ?? false,
+      events,
+      signal: o.signal,
+      configJson,
+      inputs,
+      start: {
+        command: 'distill',
+        teacher: o.teacher,
+        student: studentDescription,
+        train: o.train,
+        val: o.val,
+        unlabeled: o.unlabeled ?? [],
+        trainExamples: trainSet.records.length,
+        unlabeledExamples: unlabeledCount,
+        valExamples: valExamples?.length ?? 0,
+        loss,
+        ...(iplan ? { intermediate: iplan.description } : {}),
+        recipe,
+      },
+      startedAt,
+      warnings,
+    });
+  } finally {
+    await teacherIntermediates?.release();
+  }
   const { engine: _engine, ...rest } = result;
   const teacherBytes = (await stat(o.teacher)).size;
   return {
@@ -195,6 +219,9 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       : {}),
     teacherLogits: { cached: trainLogits?.cached ?? false, seconds: teacherSeconds, examples: trainLogits?.count ?? 0 },
     unlabeledExamples: unlabeledCount,
+    ...(iplan && teacherIntermediates
+      ? { intermediate: { losses: iplan.description, layerMap: iplan.layerMap, cached: teacherIntermediates.cached, cacheBytes: teacherIntermediates.fullCacheBytes } }
+      : {}),
   };
 }
 
