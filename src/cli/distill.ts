@@ -1,3 +1,4 @@
+import chalk from 'chalk';
 import type { Command } from 'commander';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson } from './output.js';
@@ -68,6 +69,7 @@ export function formatDistillReport(r: DistillResult): string {
     [
       ['teacher', percent(r.teacher.accuracy), r.teacher.parameters.toLocaleString('en-US'), formatBytes(r.teacher.bytes), r.teacher.path],
       ['student', percent(r.student.accuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes), r.student.path],
+      ...(r.majority ? [['majority class', percent(r.majority.accuracy), '', '', `always "${r.majority.label}"`]] : []),
       [
         'student / teacher',
         r.retention !== undefined ? `${(r.retention * 100).toFixed(1)} % retained` : undefined,
@@ -79,5 +81,6 @@ export function formatDistillReport(r: DistillResult): string {
   );
   const teacher = `teacher logits: ${r.teacherLogits.examples} examples${r.teacherLogits.cached ? ' (cached)' : ''} in ${r.teacherLogits.seconds.toFixed(1)}s` +
     (r.unlabeledExamples ? `; ${r.unlabeledExamples} of them unlabeled (soft targets only)` : '');
-  return [table, '', teacher, runSummary(r)].join('\n');
+  const checks = r.checks.length ? ['', ...r.checks.map((w) => chalk.yellow(`warning: ${w}`))] : [];
+  return [table, '', teacher, runSummary(r), ...checks].join('\n');
 }

@@ -20,6 +20,7 @@ import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-file
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
 import { planIntermediate, TeacherIntermediates } from './intermediate.js';
+import { accuracyWarnings, majorityBaseline } from './sanity.js';
 import { feedPlanOf } from './loop.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
@@ -206,8 +207,14 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   }
   const { engine: _engine, ...rest } = result;
   const teacherBytes = (await stat(o.teacher)).size;
+  const majority = valExamples ? majorityBaseline(valExamples, labelNames) : undefined;
+  // Shown after the results (not as progress events): they are about the results.
+  const checks = accuracyWarnings({ accuracy: rest.student.accuracy, majority, evals: rest.evals, selected: rest.selected });
   return {
     ...rest,
+    warnings: [...rest.warnings, ...checks],
+    checks,
+    ...(majority ? { majority } : {}),
     teacher: {
       path: o.teacher,
       ...(teacherAccuracy !== undefined ? { accuracy: teacherAccuracy } : {}),

@@ -6,6 +6,7 @@ import type { DatasetOptions } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import type { EvalPoint } from './checkpoint.js';
 import type { LossSpec } from './losses.js';
+import type { MajorityBaseline } from './sanity.js';
 import { distillFields, resolveFields, trainingFields, type DistillFields, type FieldValues, type ResolvedFieldValues, type TrainingFields } from './recipe-fields.js';
 import type { ArchitectureSpec } from './student-config.js';
 
@@ -120,6 +121,10 @@ export interface TrainingResult {
 
 export interface DistillResult extends TrainingResult {
   teacher: TrainedModelSummary;
+  /** Always predicting the validation set's most frequent label. */
+  majority?: MajorityBaseline;
+  /** Warnings about the result (student not clearly above the majority baseline, validation accuracy fell); also in `warnings`. */
+  checks: string[];
   /** student accuracy / teacher accuracy. */
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
