@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './onnx/index.js';
 export * from './architectures/bert.js';
 export * from './architectures/encoder-structure.js';
+export * from './architectures/derive-student.js';
 export * from './data/index.js';
 export * from './eval/index.js';
 export * from './runtime/session.js';

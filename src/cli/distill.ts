@@ -22,6 +22,8 @@ type DistillFlags = RecipeFlags &
     teacher: string;
     student?: string;
     studentConfig?: string;
+    studentLayers?: string;
+    pruneVocab?: boolean;
     unlabeled: string[];
   };
 
@@ -32,11 +34,20 @@ export function register(program: Command): void {
     .requiredOption('--teacher <path>', 'teacher ONNX classifier (its tokenizer and config.json next to it)')
     .option('--student <path>', 'student ONNX classifier to train (its tokenizer next to it)')
     .option('--student-config <spec>', "fresh BERT student with the teacher's vocabulary, labels and positions: layers=2,hidden=128,heads=2,ffn=512")
+    .option(
+      '--student-layers <n|list>',
+      "student made from the teacher's graph and weights: keep n of its encoder blocks spread over the depth (2), or the blocks listed (0,3); the default when no student is given (half the blocks, rounded up)",
+    )
+    .option(
+      '--prune-vocab',
+      'keep only the vocabulary the training and unlabeled texts use (plus special tokens and single characters): smaller embedding table, tokenizer and config.json rewritten',
+    )
     .option('--unlabeled <path>', 'texts the teacher labels (soft targets only): .txt (one per line), .csv, .tsv, .jsonl (repeatable)', collect, []);
   addFieldOptions(cmd, distillFields);
   cmd.addHelpText(
     'after',
     '\nExamples:\n' +
+      '  $ distillery distill --teacher teacher/model.onnx --student-layers 2 --train train.tsv --val validation.tsv -o student/model.onnx\n' +
       '  $ distillery distill --teacher teacher/model.onnx --student-config layers=2,hidden=128,heads=2,ffn=512 \\\n' +
       '      --train train.tsv --val validation.tsv -o student/model.onnx\n' +
       '  $ distillery distill --teacher teacher/model.onnx --student student-init/model.onnx --train train.tsv \\\n' +
@@ -50,6 +61,8 @@ export function register(program: Command): void {
           teacher: flags.teacher,
           ...(flags.student !== undefined ? { student: flags.student } : {}),
           ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig } : {}),
+          ...(flags.studentLayers !== undefined ? { studentLayers: flags.studentLayers } : {}),
+          ...(flags.pruneVocab ? { pruneVocab: true } : {}),
           unlabeled: flags.unlabeled,
           ...fieldsFromFlags(distillFields, flags),
           signal,
@@ -81,6 +94,22 @@ export function formatDistillReport(r: DistillResult): string {
   );
   const teacher = `teacher logits: ${r.teacherLogits.examples} examples${r.teacherLogits.cached ? ' (cached)' : ''} in ${r.teacherLogits.seconds.toFixed(1)}s` +
     (r.unlabeledExamples ? `; ${r.unlabeledExamples} of them unlabeled (soft targets only)` : '');
+  const lines = [table, ''];
+  const d = r.derivedStudent;
+  if (d) {
+    lines.push(
+      `student derived from the teacher: its layers ${d.keptLayers.join(',')} of ${d.teacherLayers}` +
+        (d.byDefault ? ' (no student given: half its layers, rounded up; choose with --student-layers, --student-config or --student)' : ''),
+    );
+  }
+  const p = r.prunedVocab;
+  if (p) {
+    const change = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `; validation accuracy ${percent(a)} -> ${percent(b)}` : '');
+    lines.push(
+      `--prune-vocab: ${p.tokensBefore} -> ${p.tokensAfter} tokens; model ${formatBytes(p.bytesBefore)} -> ${formatBytes(p.bytesAfter)}` +
+        ` (${(((p.bytesBefore - p.bytesAfter) / p.bytesBefore) * 100).toFixed(1)} % smaller)${change(p.accuracyBefore, p.accuracyAfter)}`,
+    );
+  }
   const checks = r.checks.length ? ['', ...r.checks.map((w) => chalk.yellow(`warning: ${w}`))] : [];
-  return [table, '', teacher, runSummary(r), ...checks].join('\n');
+  return [...lines, teacher, runSummary(r), ...checks].join('\n');
 }

@@ -1,11 +1,14 @@
 /**
  * `distill()`: a student learns from a teacher's soft labels (and the hard labels), on the
  * training set plus any transfer set. The teacher's logits are computed once with onnxruntime
- * and cached on disk; the student is either an ONNX classifier the user brings or a fresh
- * BERT-style encoder built to match the teacher's inputs, vocabulary, labels and positions.
+ * and cached on disk; the student is an ONNX classifier the user brings, a fresh BERT-style
+ * encoder built to match the teacher's inputs, vocabulary, labels and positions, or (the
+ * default) the teacher's own graph with a subset of its encoder blocks.
  */
 import { stat } from 'node:fs/promises';
 import { bertConfigJson, buildBertClassifier } from '../architectures/bert.js';
+import { deriveStudent, parseStudentLayers } from '../architectures/derive-student.js';
+import { findEncoderStructure } from '../architectures/encoder-structure.js';
 import type { EncodedExample } from '../data/encode.js';
 import { LabelMap } from '../data/labels.js';
 import { loadModelConfig, type ModelConfig } from '../data/model-config.js';
@@ -14,14 +17,25 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { UserError } from '../errors.js';
 import { openClassifier } from '../eval/classifier.js';
 import { argmaxRows } from '../eval/metrics.js';
-import { loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
-import { resolveIntermediate, resolveLossSpec, resolveRecipe, resolveTeacherRun, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
+import { encodeModel, loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
+import { feedPlanOf, Validation } from './loop.js';
+import {
+  resolveIntermediate,
+  resolveLossSpec,
+  resolveRecipe,
+  resolveTeacherRun,
+  type DerivedStudentSummary,
+  type DistillOptions,
+  type DistillResult,
+  type PrunedVocabSummary,
+  type TrainingEvents,
+} from './options.js';
 import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
+import { prepareVocabPruning, pruneWordEmbeddings, usedTokenIds, type PruningStep } from './prune-vocab.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
 import { planIntermediate, TeacherIntermediates } from './intermediate.js';
 import { accuracyWarnings, majorityBaseline } from './sanity.js';
-import { feedPlanOf } from './loop.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
@@ -30,8 +44,9 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const o = options;
   if (!o.teacher) throw new UserError('distill: give --teacher');
   if (!o.output) throw new UserError('distill: give -o/--output');
-  if ((o.student === undefined) === (o.studentConfig === undefined)) {
-    throw new UserError('distill: give either --student (an ONNX model) or --student-config (a fresh BERT student), not both or neither');
+  const studentChoices = [o.student !== undefined, o.studentConfig !== undefined, o.studentLayers !== undefined].filter(Boolean).length;
+  if (studentChoices > 1) {
+    throw new UserError('distill: give one of --student (an ONNX model), --student-config (a fresh BERT student) or --student-layers (a student derived from the teacher)');
   }
   const recipe = resolveRecipe(o, o.val !== undefined);
   const loss = resolveLossSpec(o);
@@ -69,6 +84,9 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const inputs = [o.teacher, o.train, ...(o.val ? [o.val] : []), ...(o.unlabeled ?? []), teacherTok.tokenizer.path];
   if (teacherConfig) inputs.push(teacherConfig.path);
   let studentDescription: string;
+  let derived: DerivedStudentSummary | undefined;
+  // The config.json whose tokenizer settings (lower-casing, accents) the student's tokenizer follows.
+  let studentTokConfig: ModelConfig | undefined = teacherConfig;
   if (o.studentConfig !== undefined) {
     const spec = typeof o.studentConfig === 'string' ? parseArchitectureSpec(o.studentConfig, '--student-config') : o.studentConfig;
     const vocabSize = teacherConfig?.vocabSize ?? teacherTok.tokenizer.vocabSize;
@@ -82,6 +100,30 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
     tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
     configJson = { ...bertConfigJson(cfg, [...labelNames]), ...tokenizerSettings(teacherConfig) };
     studentDescription = `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}`;
+  } else if (o.student === undefined) {
+    // Derived from the teacher: its graph with a subset of its blocks (half of them, rounded up, by default).
+    const byDefault = o.studentLayers === undefined;
+    let layers = o.studentLayers;
+    try {
+      layers ??= Math.ceil(findEncoderStructure(teacherModel, o.teacher).layers.length / 2);
+      const d = deriveStudent(teacherModel, { layers: typeof layers === 'string' ? parseStudentLayers(layers) : layers, label: o.teacher });
+      student = d.model;
+      derived = { keptLayers: d.keptLayers, teacherLayers: d.teacherLayers, byDefault };
+    } catch (e) {
+      if (byDefault && e instanceof UserError) {
+        throw new UserError(`${e.message}. With no --student or --student-config, distill derives the student from the teacher; give one of them instead`);
+      }
+      throw e;
+    }
+    studentTok = teacherTok.tokenizer;
+    tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
+    configJson = { ...withLabels(teacherConfig, labelNames, teacherTok.positionLimit), num_hidden_layers: derived.keptLayers.length };
+    studentDescription = `derived from the teacher: layers ${derived.keptLayers.join(',')} of ${derived.teacherLayers}`;
+    events({
+      type: 'phase',
+      phase: 'building',
+      message: byDefault ? `no student given: derived one from the teacher (${studentDescription})` : studentDescription,
+    });
   } else {
     const path = o.student!;
     inputs.push(path);
@@ -96,6 +138,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       throw new UserError(`${path}: the student outputs ${width} scores but the teacher has ${numLabels} labels`);
     }
     studentTok = loaded.tokenizer;
+    studentTokConfig = studentConfig;
     tokenizerFiles = tokenizerFilesOf(loaded.tokenizer.path);
     configJson = withLabels(studentConfig, labelNames, loaded.positionLimit);
     studentDescription = path;
@@ -125,6 +168,15 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const teacherValExamples = valSet ? (sameTokenizer ? valExamples! : encodeSet(valSet, teacherTok.tokenizer, labels)) : undefined;
   for (const tok of sameTokenizer ? [studentTok] : [studentTok, teacherTok.tokenizer]) if (tok.truncationWarning) warn(tok.truncationWarning);
   const unlabeledCount = examples.length - trainSet.records.length;
+
+  // --prune-vocab: the vocabulary the training and unlabeled texts use (validation texts are
+  // left out, so its accuracy after pruning shows what unseen texts get).
+  let pruning: PruningStep | undefined;
+  if (o.pruneVocab) {
+    pruning = await prepareVocabPruning(studentTok, usedTokenIds(examples), plan, { doLowerCase: studentTokConfig?.doLowerCase, stripAccents: studentTokConfig?.stripAccents });
+    configJson.vocab_size = pruning.plan.keptIds.length;
+  }
+  let prunedVocab: PrunedVocabSummary | undefined;
 
   // Teacher logits, once, cached by teacher + data + encoding.
   const session = { threads: recipe.threads, device: recipe.device };
@@ -201,6 +253,27 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       },
       startedAt,
       warnings,
+      ...(pruning
+        ? {
+            transformModel: async (model: ModelProto) => {
+              events({ type: 'phase', phase: 'writing', message: 'pruning the vocabulary' });
+              const step = pruning!;
+              const pruned = pruneWordEmbeddings(model, step.plan.keptIds, studentDescription);
+              const score = async (m: ModelProto, ex: EncodedExample[] | undefined, padId: number) =>
+                ex ? (await new Validation(ex, feedPlanOf(m, 'student'), recipe.evalBatchSize, padId, session).score(m)).accuracy : undefined;
+              const prunedVal = valSet ? encodeSet(valSet, step.tokenizer, labels) : undefined;
+              prunedVocab = {
+                tokensBefore: step.plan.tokensBefore,
+                tokensAfter: step.plan.keptIds.length,
+                bytesBefore: encodeModel(model).byteLength,
+                bytesAfter: encodeModel(pruned.model).byteLength,
+                ...optional('accuracyBefore', await score(model, valExamples, studentTok.padId)),
+                ...optional('accuracyAfter', await score(pruned.model, prunedVal, step.tokenizer.padId)),
+              };
+              return pruned.model;
+            },
+          }
+        : {}),
     });
   } finally {
     await teacherIntermediates?.release();
@@ -225,6 +298,8 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       ? { retention: rest.student.accuracy / teacherAccuracy }
       : {}),
     teacherLogits: { cached: trainLogits?.cached ?? false, seconds: teacherSeconds, examples: trainLogits?.count ?? 0 },
+    ...(derived ? { derivedStudent: derived } : {}),
+    ...(prunedVocab ? { prunedVocab } : {}),
     unlabeledExamples: unlabeledCount,
     ...(iplan && teacherIntermediates
       ? { intermediate: { losses: iplan.description, layerMap: iplan.layerMap, cached: teacherIntermediates.cached, cacheBytes: teacherIntermediates.fullCacheBytes } }
@@ -270,4 +345,8 @@ export function withLabels(config: ModelConfig | undefined, labels: readonly str
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
   };
+}
+
+function optional<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 }

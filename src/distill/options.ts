@@ -39,6 +39,18 @@ export interface DistillOptions extends TrainingRecipe, DataSelection, FieldValu
   student?: string;
   /** ...or the shape of a fresh BERT student (`layers=2,hidden=128,heads=2,ffn=512`). */
   studentConfig?: string | ArchitectureSpec;
+  /**
+   * ...or a student derived from the teacher: how many of its encoder blocks to keep (spread
+   * over the depth), or which (0-based; `"0,3"` as text). With no student option at all, half
+   * of the teacher's blocks, rounded up.
+   */
+  studentLayers?: number | number[] | string;
+  /**
+   * Shrink the student's vocabulary to the tokens the training and unlabeled texts use (plus
+   * special tokens and every single character, bare and `##`): rewrites its word-embedding
+   * table, tokenizer file and config.json vocab_size.
+   */
+  pruneVocab?: boolean;
   /** Texts the teacher labels (soft targets only), mixed with the training set: .txt (a text per line), .csv, .tsv, .jsonl. */
   unlabeled?: string[];
   /** Output model path; config.json, tokenizer files, log and checkpoints go next to it. */
@@ -119,12 +131,34 @@ export interface TrainingResult {
   warnings: string[];
 }
 
+/** Which teacher blocks a derived student kept. */
+export interface DerivedStudentSummary {
+  keptLayers: number[];
+  teacherLayers: number;
+  /** True when no student option was given and distill chose half the teacher's blocks. */
+  byDefault: boolean;
+}
+
+/** What --prune-vocab did; accuracies on the validation data, before and after pruning the trained student. */
+export interface PrunedVocabSummary {
+  tokensBefore: number;
+  tokensAfter: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  accuracyBefore?: number;
+  accuracyAfter?: number;
+}
+
 export interface DistillResult extends TrainingResult {
+  /** Present with --prune-vocab. */
+  prunedVocab?: PrunedVocabSummary;
   teacher: TrainedModelSummary;
   /** Always predicting the validation set's most frequent label. */
   majority?: MajorityBaseline;
   /** Warnings about the result (student not clearly above the majority baseline, validation accuracy fell); also in `warnings`. */
   checks: string[];
+  /** Present when the student was derived from the teacher's graph. */
+  derivedStudent?: DerivedStudentSummary;
   /** student accuracy / teacher accuracy. */
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
