@@ -1,3 +1,4 @@
+import chalk from 'chalk';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson } from './output.js';
@@ -86,6 +87,7 @@ export function formatDistillReport(r: DistillResult): string {
     [
       ['teacher', percent(r.teacher.accuracy), r.teacher.parameters.toLocaleString('en-US'), formatBytes(r.teacher.bytes), r.teacher.path],
       ['student', percent(r.student.accuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes), r.student.path],
+      ...(r.majority ? [['majority class', percent(r.majority.accuracy), '', '', `always "${r.majority.label}"`]] : []),
       [
         'student / teacher',
         r.retention !== undefined ? `${(r.retention * 100).toFixed(1)} % retained` : undefined,
@@ -113,5 +115,6 @@ export function formatDistillReport(r: DistillResult): string {
         ` (${(((p.bytesBefore - p.bytesAfter) / p.bytesBefore) * 100).toFixed(1)} % smaller)${change(p.accuracyBefore, p.accuracyAfter)}`,
     );
   }
-  return [...lines, teacher, runSummary(r)].join('\n');
+  const checks = r.checks.length ? ['', ...r.checks.map((w) => chalk.yellow(`warning: ${w}`))] : [];
+  return [...lines, teacher, runSummary(r), ...checks].join('\n');
 }

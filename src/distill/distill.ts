@@ -20,11 +20,23 @@ import { openClassifier } from '../eval/classifier.js';
 import { argmaxRows } from '../eval/metrics.js';
 import { encodeModel, loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
 import { feedPlanOf, Validation } from './loop.js';
-import { resolveLossSpec, resolveRecipe, resolveTeacherRun, type DerivedStudentSummary, type DistillOptions, type DistillResult, type PrunedVocabSummary, type TrainingEvents } from './options.js';
+import {
+  resolveIntermediate,
+  resolveLossSpec,
+  resolveRecipe,
+  resolveTeacherRun,
+  type DerivedStudentSummary,
+  type DistillOptions,
+  type DistillResult,
+  type PrunedVocabSummary,
+  type TrainingEvents,
+} from './options.js';
 import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
 import { prepareVocabPruning, pruneWordEmbeddings, usedTokenIds, type PruningStep } from './prune-vocab.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
+import { planIntermediate, TeacherIntermediates } from './intermediate.js';
+import { accuracyWarnings, majorityBaseline } from './sanity.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
@@ -40,6 +52,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const recipe = resolveRecipe(o, o.val !== undefined);
   const loss = resolveLossSpec(o);
   const teacherRun = resolveTeacherRun(o);
+  const intermediateOptions = resolveIntermediate(o);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -200,64 +213,91 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   }
   const teacherSeconds = (performance.now() - t0) / 1000;
 
-  const result = await runAndWrite({
-    label: 'student',
-    model: student,
-    examples,
-    teacherLogits: trainLogits?.logits,
-    numLabels,
-    padId: studentTok.padId,
-    validation: valExamples,
-    loss,
-    recipe,
-    plan,
-    fingerprint: JSON.stringify(['distill', loss, studentDescription]),
-    resume: o.resume ?? false,
-    events,
-    signal: o.signal,
-    configJson,
-    inputs,
-    start: {
-      command: 'distill',
-      teacher: o.teacher,
-      student: studentDescription,
-      train: o.train,
-      val: o.val,
-      unlabeled: o.unlabeled ?? [],
-      trainExamples: trainSet.records.length,
-      unlabeledExamples: unlabeledCount,
-      valExamples: valExamples?.length ?? 0,
+  // Hidden states / attention: the teacher runs on each training batch with extra outputs.
+  const iplan = planIntermediate(student, teacherModel, intermediateOptions, feedPlanOf(student, 'student').find((e) => e.source === 'attention_mask')?.name);
+  let teacherIntermediates: TeacherIntermediates | undefined;
+  if (iplan) {
+    if (!sameTokenizer) throw new UserError('--hidden-loss / --attention-loss need the student to use the teacher\'s tokenizer (the positions must line up)');
+    const widths = new Map<string, number>();
+    iplan.spec.hidden?.pairs.forEach((p, k) => widths.set(`hidden:${k}`, p.teacherWidth));
+    if (iplan.spec.attention) widths.set('attention', iplan.spec.attention.teacherHeads);
+    teacherIntermediates = await TeacherIntermediates.open(teacherModel, feedPlanOf(teacherModel, 'teacher'), iplan.teacherValues, widths, examples, {
+      budgetBytes: intermediateOptions.cacheBytes,
+      ...session,
+    });
+  }
+
+  let result: Awaited<ReturnType<typeof runAndWrite>>;
+  try {
+    result = await runAndWrite({
+      label: 'student',
+      model: student,
+      examples,
+      teacherLogits: trainLogits?.logits,
+      numLabels,
+      padId: studentTok.padId,
+      validation: valExamples,
       loss,
+      ...(iplan && teacherIntermediates ? { intermediate: { spec: iplan.spec, teacher: teacherIntermediates } } : {}),
       recipe,
-    },
-    startedAt,
-    warnings,
-    ...(pruning
-      ? {
-          transformModel: async (model: ModelProto) => {
-            events({ type: 'phase', phase: 'writing', message: 'pruning the vocabulary' });
-            const step = pruning!;
-            const pruned = pruneWordEmbeddings(model, step.plan.keptIds, studentDescription);
-            const score = async (m: ModelProto, ex: EncodedExample[] | undefined, padId: number) =>
-              ex ? (await new Validation(ex, feedPlanOf(m, 'student'), recipe.evalBatchSize, padId, session).score(m)).accuracy : undefined;
-            const prunedVal = valSet ? encodeSet(valSet, step.tokenizer, labels) : undefined;
-            prunedVocab = {
-              tokensBefore: step.plan.tokensBefore,
-              tokensAfter: step.plan.keptIds.length,
-              bytesBefore: encodeModel(model).byteLength,
-              bytesAfter: encodeModel(pruned.model).byteLength,
-              ...optional('accuracyBefore', await score(model, valExamples, studentTok.padId)),
-              ...optional('accuracyAfter', await score(pruned.model, prunedVal, step.tokenizer.padId)),
-            };
-            return pruned.model;
-          },
-        }
-      : {}),
-  });
+      plan,
+      fingerprint: JSON.stringify(['distill', loss, studentDescription]),
+      resume: o.resume ?? false,
+      events,
+      signal: o.signal,
+      configJson,
+      inputs,
+      start: {
+        command: 'distill',
+        teacher: o.teacher,
+        student: studentDescription,
+        train: o.train,
+        val: o.val,
+        unlabeled: o.unlabeled ?? [],
+        trainExamples: trainSet.records.length,
+        unlabeledExamples: unlabeledCount,
+        valExamples: valExamples?.length ?? 0,
+        loss,
+        ...(iplan ? { intermediate: iplan.description } : {}),
+        recipe,
+      },
+      startedAt,
+      warnings,
+      ...(pruning
+        ? {
+            transformModel: async (model: ModelProto) => {
+              events({ type: 'phase', phase: 'writing', message: 'pruning the vocabulary' });
+              const step = pruning!;
+              const pruned = pruneWordEmbeddings(model, step.plan.keptIds, studentDescription);
+              const score = async (m: ModelProto, ex: EncodedExample[] | undefined, padId: number) =>
+                ex ? (await new Validation(ex, feedPlanOf(m, 'student'), recipe.evalBatchSize, padId, session).score(m)).accuracy : undefined;
+              const prunedVal = valSet ? encodeSet(valSet, step.tokenizer, labels) : undefined;
+              prunedVocab = {
+                tokensBefore: step.plan.tokensBefore,
+                tokensAfter: step.plan.keptIds.length,
+                bytesBefore: encodeModel(model).byteLength,
+                bytesAfter: encodeModel(pruned.model).byteLength,
+                ...optional('accuracyBefore', await score(model, valExamples, studentTok.padId)),
+                ...optional('accuracyAfter', await score(pruned.model, prunedVal, step.tokenizer.padId)),
+              };
+              return pruned.model;
+            },
+          }
+        : {}),
+    });
+  } finally {
+    await teacherIntermediates?.release();
+  }
   const { engine: _engine, ...rest } = result;
   const teacherBytes = (await stat(o.teacher)).size;
+  const majority = valExamples ? majorityBaseline(valExamples, labelNames) : undefined;
+  // Shown after the results (not as progress events): they are about the results.
+  const checks = accuracyWarnings({ accuracy: rest.student.accuracy, majority, evals: rest.evals, selected: rest.selected });
   return {
     ...rest,
+    warnings: [...rest.warnings, ...checks],
+    checks,
+    ...(majority ? { majority } : {}),
     teacher: {
       path: o.teacher,
       ...(teacherAccuracy !== undefined ? { accuracy: teacherAccuracy } : {}),
@@ -271,6 +311,9 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
     ...(derived ? { derivedStudent: derived } : {}),
     ...(prunedVocab ? { prunedVocab } : {}),
     unlabeledExamples: unlabeledCount,
+    ...(iplan && teacherIntermediates
+      ? { intermediate: { losses: iplan.description, layerMap: iplan.layerMap, cached: teacherIntermediates.cached, cacheBytes: teacherIntermediates.fullCacheBytes } }
+      : {}),
   };
 }
 

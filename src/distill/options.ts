@@ -6,6 +6,7 @@ import type { DatasetOptions } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import type { EvalPoint } from './checkpoint.js';
 import type { LossSpec } from './losses.js';
+import type { MajorityBaseline } from './sanity.js';
 import { distillFields, resolveFields, trainingFields, type DistillFields, type FieldValues, type ResolvedFieldValues, type TrainingFields } from './recipe-fields.js';
 import type { ArchitectureSpec } from './student-config.js';
 
@@ -156,12 +157,18 @@ export interface DistillResult extends TrainingResult {
   /** Present with --prune-vocab. */
   prunedVocab?: PrunedVocabSummary;
   teacher: TrainedModelSummary;
+  /** Always predicting the validation set's most frequent label. */
+  majority?: MajorityBaseline;
+  /** Warnings about the result (student not clearly above the majority baseline, validation accuracy fell); also in `warnings`. */
+  checks: string[];
   /** Present when the student was derived from the teacher's graph. */
   derivedStudent?: DerivedStudentSummary;
   /** student accuracy / teacher accuracy. */
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
   unlabeledExamples: number;
+  /** The intermediate losses, when asked for; `cached`: the teacher's values fit the budget (`cacheBytes` for all examples). */
+  intermediate?: { losses: string; layerMap: number[]; cached: boolean; cacheBytes: number };
 }
 
 /** The recipe with its defaults filled in (`select` resolved from whether there is validation data). */
@@ -188,4 +195,21 @@ export function resolveLossSpec(o: Pick<DistillOptions, 'loss' | 'temperature' |
 export function resolveTeacherRun(o: Pick<DistillOptions, 'teacherBatchSize' | 'teacherCache'>): { batchSize: number; useCache: boolean } {
   const r = resolveFields(distillFields, { teacherBatchSize: o.teacherBatchSize, teacherCache: o.teacherCache }, (m) => new UserError(m));
   return { batchSize: r.teacherBatchSize, useCache: r.teacherCache };
+}
+
+/** The intermediate losses asked for (defaults and checks from `distillFields`). */
+export function resolveIntermediate(o: Pick<DistillOptions, 'hiddenLoss' | 'hiddenWeight' | 'attentionLoss' | 'attentionWeight' | 'layerMap' | 'intermediateCacheMb'>) {
+  const r = resolveFields(
+    distillFields,
+    { hiddenLoss: o.hiddenLoss, hiddenWeight: o.hiddenWeight, attentionLoss: o.attentionLoss, attentionWeight: o.attentionWeight, layerMap: o.layerMap, intermediateCacheMb: o.intermediateCacheMb },
+    (m) => new UserError(m),
+  );
+  return {
+    ...(r.hiddenLoss !== 'none' ? { hidden: r.hiddenLoss } : {}),
+    hiddenWeight: r.hiddenWeight,
+    attention: r.attentionLoss === 'kl',
+    attentionWeight: r.attentionWeight,
+    ...(r.layerMap ? { layerMap: r.layerMap } : {}),
+    cacheBytes: r.intermediateCacheMb * 1024 * 1024,
+  };
 }
