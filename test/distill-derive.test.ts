@@ -111,6 +111,21 @@ describe('distill with a student derived from the teacher', () => {
     expect(names.some((n) => n.startsWith('bert.encoder.layer.0.') || n.startsWith('bert.encoder.layer.3.'))).toBe(false);
   });
 
+  it('derives from a pre-LN teacher with 2 inputs and mean pooling (opset 17 LayerNormalization)', async () => {
+    const preDir = join(dir, 'pre-teacher');
+    mkdirSync(preDir, { recursive: true });
+    writeFileSync(join(preDir, 'model.onnx'), encodeModel(buildBertClassifier({ ...config, numLayers: 3 }, { seed: 8, norm: 'pre', inputs: 2, pooling: 'mean' })));
+    writeFileSync(join(preDir, 'vocab.txt'), vocab.join('\n') + '\n');
+    writeFileSync(join(preDir, 'config.json'), JSON.stringify(bertConfigJson({ ...config, numLayers: 3 }, labelNames)));
+    const out = join(dir, 'pre-student', 'model.onnx');
+    const r = await distill({ teacher: join(preDir, 'model.onnx'), train: trainPath, val: valPath, output: out, epochs: 1, batchSize: 16, threads: 1 });
+    expect(r.derivedStudent).toEqual({ keptLayers: [0, 2], teacherLayers: 3, byDefault: true });
+    const model = await loadModel(out);
+    expect(checkModel(model)).toEqual([]);
+    expect(model.graph!.input!.map((i) => i.name)).toEqual(['input_ids', 'attention_mask']);
+    expect(findEncoderStructure(model)).toMatchObject({ norm: 'pre', layers: [{}, {}] });
+  });
+
   it('refuses two student choices and layers the teacher lacks', async () => {
     const out = join(dir, 'bad', 'model.onnx');
     const both = await cli(['distill', '--teacher', teacherPath, '--student-layers', '2', '--student-config', 'layers=1', '--train', trainPath, '-o', out, ...quick]);
