@@ -235,6 +235,7 @@ describe('--prune-vocab', () => {
     expect(p.tokensAfter).toBe(lines.length);
     expect(p.bytesAfter).toBeLessThan(p.bytesBefore);
     expect(p.accuracyAfter).toBe(p.accuracyBefore);
+    expect(JSON.parse(r.stdout).student.accuracy).toBe(p.accuracyAfter);
     expect(JSON.parse(readFileSync(join(dir, 'pruned', 'config.json'), 'utf8')).vocab_size).toBe(lines.length);
     const model = await loadModel(out);
     expect(checkModel(model)).toEqual([]);

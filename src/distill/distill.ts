@@ -289,6 +289,9 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
     await teacherIntermediates?.release();
   }
   const { engine: _engine, ...rest } = result;
+  // The written model is the pruned one: its accuracy is the one after pruning.
+  const prunedAccuracy = (prunedVocab as PrunedVocabSummary | undefined)?.accuracyAfter;
+  if (prunedAccuracy !== undefined) rest.student = { ...rest.student, accuracy: prunedAccuracy };
   const teacherBytes = (await stat(o.teacher)).size;
   const majority = valExamples ? majorityBaseline(valExamples, labelNames) : undefined;
   // Shown after the results (not as progress events): they are about the results.
