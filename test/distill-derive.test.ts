@@ -126,6 +126,19 @@ describe('distill with a student derived from the teacher', () => {
     expect(findEncoderStructure(model)).toMatchObject({ norm: 'pre', layers: [{}, {}] });
   });
 
+  it('--student-config students start from the teacher embeddings: copied at the same width, projected when narrower', async () => {
+    const same = await cli(['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=16,heads=2,ffn=32', '--train', trainPath, '-o', join(dir, 'emb16', 'model.onnx'), ...quick]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/student embeddings from the teacher: 5 table\(s\) copied\n/);
+    const narrow = await cli(['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=8,heads=2,ffn=16', '--train', trainPath, '-o', join(dir, 'emb8', 'model.onnx'), ...quick, '--json']);
+    expect(JSON.parse(narrow.stdout).studentEmbeddings).toEqual({
+      copied: [],
+      projected: ['bert.embeddings.word_embeddings.weight', 'bert.embeddings.position_embeddings.weight', 'bert.embeddings.token_type_embeddings.weight'],
+    });
+    const random = await cli(['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=8,heads=2,ffn=16', '--student-embeddings', 'random', '--train', trainPath, '-o', join(dir, 'emb-random', 'model.onnx'), ...quick, '--json']);
+    expect(JSON.parse(random.stdout).studentEmbeddings).toBeUndefined();
+  });
+
   it('refuses two student choices and layers the teacher lacks', async () => {
     const out = join(dir, 'bad', 'model.onnx');
     const both = await cli(['distill', '--teacher', teacherPath, '--student-layers', '2', '--student-config', 'layers=1', '--train', trainPath, '-o', out, ...quick]);

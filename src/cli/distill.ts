@@ -6,6 +6,7 @@ import { distillFields, fieldsFromFlags, type DistillFields, type ResolvedFieldV
 import {
   addFieldOptions,
   addRecipeOptions,
+  choice,
   collect,
   percent,
   recipeFromFlags,
@@ -23,6 +24,7 @@ type DistillFlags = RecipeFlags &
     student?: string;
     studentConfig?: string;
     studentLayers?: string;
+    studentEmbeddings: 'teacher' | 'random';
     pruneVocab?: boolean | number;
     unlabeled: string[];
   };
@@ -34,6 +36,12 @@ export function register(program: Command): void {
     .requiredOption('--teacher <path>', 'teacher ONNX classifier (its tokenizer and config.json next to it)')
     .option('--student <path>', 'student ONNX classifier to train (its tokenizer next to it)')
     .option('--student-config <spec>', "fresh BERT student with the teacher's vocabulary, labels and positions: layers=2,hidden=128,heads=2,ffn=512")
+    .option(
+      '--student-embeddings <from>',
+      "a --student-config student's embedding tables: teacher (copied, or PCA-projected when narrower) or random",
+      choice('--student-embeddings', ['teacher', 'random']),
+      'teacher',
+    )
     .option(
       '--student-layers <n|list>',
       "student made from the teacher's graph and weights: keep n of its encoder blocks spread over the depth (2), or the blocks listed (0,3); the default when no student is given (half the blocks, rounded up)",
@@ -65,7 +73,7 @@ export function register(program: Command): void {
           ...recipeFromFlags(flags),
           teacher: flags.teacher,
           ...(flags.student !== undefined ? { student: flags.student } : {}),
-          ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig } : {}),
+          ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig, studentEmbeddings: flags.studentEmbeddings } : {}),
           ...(flags.studentLayers !== undefined ? { studentLayers: flags.studentLayers } : {}),
           ...(flags.pruneVocab !== undefined ? { pruneVocab: flags.pruneVocab } : {}),
           unlabeled: flags.unlabeled,
@@ -107,6 +115,12 @@ export function formatDistillReport(r: DistillResult): string {
         (d.byDefault ? ' (no student given: half its layers, rounded up; choose with --student-layers, --student-config or --student)' : ''),
     );
   }
+  const emb = r.studentEmbeddings;
+  if (emb) {
+    lines.push(
+      `student embeddings from the teacher: ${[emb.copied.length ? `${emb.copied.length} table(s) copied` : '', emb.projected.length ? `${emb.projected.length} projected onto its top principal directions` : ''].filter(Boolean).join(', ') || 'none matched'}`,
+    );
+  }
   const p = r.prunedVocab;
   if (p) {
     const change = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `; validation accuracy ${percent(a)} -> ${percent(b)}` : '');
@@ -118,3 +132,4 @@ export function formatDistillReport(r: DistillResult): string {
   const checks = r.checks.length ? ['', ...r.checks.map((w) => chalk.yellow(`warning: ${w}`))] : [];
   return [...lines, teacher, runSummary(r), ...checks].join('\n');
 }
+

@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { bertConfigJson, buildBertClassifier } from '../architectures/bert.js';
 import { deriveStudent, parseStudentLayers } from '../architectures/derive-student.js';
-import { initEmbeddingsFromTeacher } from '../architectures/embedding-init.js';
+import { initEmbeddingsFromTeacher, type EmbeddingInitReport } from '../architectures/embedding-init.js';
 import { findEncoderStructure } from '../architectures/encoder-structure.js';
 import type { EncodedExample } from '../data/encode.js';
 import { LabelMap } from '../data/labels.js';
@@ -86,6 +86,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   if (teacherConfig) inputs.push(teacherConfig.path);
   let studentDescription: string;
   let derived: DerivedStudentSummary | undefined;
+  let studentEmbeddings: EmbeddingInitReport | undefined;
   // The config.json whose tokenizer settings (lower-casing, accents) the student's tokenizer follows.
   let studentTokConfig: ModelConfig | undefined = teacherConfig;
   if (o.studentConfig !== undefined) {
@@ -97,14 +98,23 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       throw new UserError(`--student-config: positions=${cfg.maxPositions} is shorter than the inputs (${teacherTok.tokenizer.maxLength} tokens); raise it or pass --max-length`);
     }
     student = buildBertClassifier(cfg, { seed: recipe.seed });
-    if (o.embeddingInit === 'teacher') {
-      const init = initEmbeddingsFromTeacher(student, teacherModel, { student: '--student-config student', teacher: o.teacher });
-      events({ type: 'phase', phase: 'building', message: `student embeddings from the teacher: copied ${init.copied.join(', ') || 'none'}; projected ${init.projected.join(', ') || 'none'}` });
+    const embeddings = o.studentEmbeddings ?? 'teacher';
+    if (embeddings !== 'teacher' && embeddings !== 'random') throw new UserError(`--student-embeddings must be teacher or random, got ${String(embeddings)}`);
+    if (embeddings === 'teacher') {
+      try {
+        studentEmbeddings = initEmbeddingsFromTeacher(student, teacherModel, { student: '--student-config student', teacher: o.teacher });
+      } catch (e) {
+        // The default falls back to random embeddings on a teacher whose tables cannot be found; asked for, it is an error.
+        if (!(e instanceof UserError) || o.studentEmbeddings === 'teacher') throw e;
+        warn(`${e.message}; the student's embeddings start random (--student-embeddings random says so without this warning)`);
+      }
     }
     studentTok = teacherTok.tokenizer;
     tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
     configJson = { ...bertConfigJson(cfg, [...labelNames]), ...tokenizerSettings(teacherConfig) };
-    studentDescription = `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}`;
+    studentDescription =
+      `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}` +
+      (studentEmbeddings ? `, embeddings from the teacher (${studentEmbeddings.copied.length} copied, ${studentEmbeddings.projected.length} projected)` : '');
   } else if (o.student === undefined) {
     // Derived from the teacher: its graph with a subset of its blocks (half of them, rounded up, by default).
     const byDefault = o.studentLayers === undefined;
@@ -312,6 +322,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       : {}),
     teacherLogits: { cached: trainLogits?.cached ?? false, seconds: teacherSeconds, examples: trainLogits?.count ?? 0 },
     ...(derived ? { derivedStudent: derived } : {}),
+    ...(studentEmbeddings ? { studentEmbeddings } : {}),
     ...(prunedVocab ? { prunedVocab } : {}),
     unlabeledExamples: unlabeledCount,
     ...(iplan && teacherIntermediates

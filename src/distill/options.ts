@@ -45,8 +45,12 @@ export interface DistillOptions extends TrainingRecipe, DataSelection, FieldValu
    * of the teacher's blocks, rounded up.
    */
   studentLayers?: number | number[] | string;
-  /** A --student-config student's embeddings: random (default) or from the teacher's tables (copied, or PCA-projected when narrower). */
-  embeddingInit?: 'random' | 'teacher';
+  /**
+   * A --student-config student's embedding tables: `teacher` (default) starts them from the
+   * teacher's (copied where the width matches, projected onto the teacher's top principal word
+   * directions where the student is narrower); `random`: BERT initialisation.
+   */
+  studentEmbeddings?: 'teacher' | 'random';
   /**
    * Shrink the student's vocabulary to the tokens the training and unlabeled texts use (plus
    * special tokens and every single character the tokenizer can produce, bare and `##`):
@@ -163,6 +167,8 @@ export interface DistillResult extends TrainingResult {
   checks: string[];
   /** Present when the student was derived from the teacher's graph. */
   derivedStudent?: DerivedStudentSummary;
+  /** A --student-config student's embedding tables taken from the teacher (names copied, names projected). */
+  studentEmbeddings?: { copied: string[]; projected: string[] };
   /** student accuracy / teacher accuracy. */
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
