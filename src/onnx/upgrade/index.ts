@@ -128,7 +128,7 @@ export function upgradeOpset(model: ModelProto, target: number, opts: UpgradeOpt
         const opType = current[0]!.opType!;
         const result = step.upgrade(current[0]!, ctx);
         if ('refuse' in result) return refuse(label, opType, `${result.refuse} (changed at opset ${step.version})`);
-        rewritten[opType] = (rewritten[opType] ?? 0) + 1;
+        if (version === from) rewritten[opType] = (rewritten[opType] ?? 0) + 1;
         current = result;
         version = step.version;
       }

@@ -1,4 +1,11 @@
-import { attrString, makeAttribute } from '../../attributes.js';
+import { attrString, getAttribute, makeAttribute } from '../../attributes.js';
+import type { NodeProto } from '../../proto.js';
+import { dropAttrs } from './attrs-to-inputs.js';
+
+function attrFloats(node: NodeProto, name: string): number[] | undefined {
+  const a = getAttribute(node, name);
+  return a?.floats?.length ? [...a.floats] : undefined;
+}
 import type { OpUpgrade } from '../rule.js';
 
 /**
@@ -12,8 +19,14 @@ export const upsampleUpgrade: OpUpgrade = {
   steps: [
     {
       version: 10,
-      upgrade(node) {
-        if (node.input?.length !== 2) return { refuse: 'Upsample with scales as an attribute (opset < 9)' };
+      upgrade(node, ctx) {
+        // Upsample-7 holds scales as an attribute; -9 as an input.
+        const scales = attrFloats(node, 'scales');
+        if (scales) {
+          node.input = [node.input![0]!, ctx.float(`${node.name || 'Upsample'}_scales`, scales)];
+          dropAttrs(node, 'scales');
+        }
+        if (node.input?.length !== 2) return { refuse: 'Upsample without scales' };
         node.opType = 'Resize';
         return [node];
       },
