@@ -15,12 +15,13 @@ export interface PreparationReport {
 /**
  * The oldest default-domain opset the ops quantization writes need: DynamicQuantizeLinear (11)
  * for dynamic mode, QuantizeLinear/DequantizeLinear (10) for static, and per-axis
- * DequantizeLinear (13) for per-channel weights outside the com.microsoft ops.
+ * DequantizeLinear (13) for per-channel weights that are dequantized by a standard op (the qdq
+ * format, and Gather tables in every format). `opTypes`: the op types that will be quantized.
  */
-export function requiredOpset(options: Pick<ResolvedQuantizeOptions, 'mode' | 'perChannel' | 'format'>): number {
-  const perAxis = options.perChannel && options.format !== 'ms';
-  if (options.mode === 'dynamic') return perAxis ? 13 : 11;
-  return options.perChannel ? 13 : 10;
+export function requiredOpset(options: Pick<ResolvedQuantizeOptions, 'mode' | 'perChannel' | 'format'>, opTypes: readonly string[]): number {
+  const perAxis = options.perChannel && (options.format === 'qdq' || options.mode !== 'dynamic' || opTypes.includes('Gather'));
+  if (perAxis) return 13;
+  return options.mode === 'dynamic' ? 11 : 10;
 }
 
 /**
@@ -34,9 +35,10 @@ export function prepareForQuantization(model: ModelProto, options: ResolvedQuant
   const report: PreparationReport = { constantsHoisted: hoisted.hoisted, opsetUpgrade: null, opsetRefusal: null };
   let prepared = hoisted.model;
   const opset = opsetVersion(prepared, '') ?? 1;
-  const target = requiredOpset(options);
-  const quantizable = (prepared.graph?.node ?? []).some((n) => options.opTypes.includes(n.opType ?? '') && (!n.domain || n.domain === 'ai.onnx'));
-  if (opset < target && quantizable) {
+  const present = new Set((prepared.graph?.node ?? []).filter((n) => !n.domain || n.domain === 'ai.onnx').map((n) => n.opType ?? ''));
+  const quantizable = options.opTypes.filter((t) => present.has(t));
+  const target = requiredOpset(options, quantizable);
+  if (opset < target && quantizable.length) {
     const result = upgradeOpset(prepared, target);
     if ('refusal' in result) {
       const r = result.refusal;
