@@ -80,6 +80,26 @@ export function opset9ConvModel(): ModelProto {
   return b.build({ producerName: 'paddle2onnx-like' });
 }
 
+/**
+ * x [4, 64] -> fc1 -> Relu -> Mul(mask) -> fc2 -> Relu -> fc3 -> y. The mask zeroes hidden
+ * unit 0, and fc2's row 0 (which only ever sees that unit) holds a weight of 1000: it never
+ * reaches the output in fp32, but per-tensor int8 sets fc2's scale from it and rounds every
+ * other fc2 weight to zero. fc1 and fc3 are ordinary.
+ */
+export function outlierModel(): ModelProto {
+  const b = new GraphBuilder({ opset: 17 });
+  const x = b.input('x', DataType.FLOAT, [4, 64]);
+  const w2 = seeded(64 * 64, 22, 0.2);
+  w2[5] = 1000;
+  const mask = Float32Array.from({ length: 64 }, (_, i) => (i === 0 ? 0 : 1));
+  const fc1 = b.op('MatMul', [x, b.initializer('fc1.weight', seeded(64 * 64, 21, 0.2), [64, 64])], undefined, { name: 'fc1' });
+  const h1 = b.op('Mul', [b.op('Relu', [fc1]), b.constant(mask, [64], 'mask')]);
+  const fc2 = b.op('MatMul', [h1, b.initializer('fc2.weight', w2, [64, 64])], undefined, { name: 'fc2' });
+  b.node('MatMul', [b.op('Relu', [fc2]), b.initializer('fc3.weight', seeded(64 * 64, 23, 0.2), [64, 64])], { outputs: ['y'], name: 'fc3' });
+  b.output('y', DataType.FLOAT, [4, 64]);
+  return b.build();
+}
+
 export function floatFeed(name: string, dims: number[], seed: number): Record<string, ort.Tensor> {
   const n = dims.reduce((a, c) => a * c, 1);
   return { [name]: new ort.Tensor('float32', seeded(n, seed, 1), dims) };

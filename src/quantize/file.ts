@@ -67,7 +67,7 @@ export const companionFileNames = ['config.json', 'tokenizer.json', 'vocab.txt',
  * another folder), so the quantized model can be evaluated and benchmarked as it is. Files
  * already there are left alone. Returns the files copied.
  */
-async function copyCompanionFiles(inPath: string, outPath: string): Promise<string[]> {
+export async function copyCompanionFiles(inPath: string, outPath: string): Promise<string[]> {
   const from = dirname(resolve(inPath));
   const to = dirname(resolve(outPath));
   if (from === to) return [];
@@ -85,7 +85,7 @@ async function copyCompanionFiles(inPath: string, outPath: string): Promise<stri
 }
 
 /** The model file plus the external data files its tensors name (other than itself). */
-async function bytesOnDisk(path: string, model: ModelProto): Promise<number> {
+export async function bytesOnDisk(path: string, model: ModelProto): Promise<number> {
   const self = basename(resolve(path));
   const files = new Set<string>();
   for (const t of allTensors(model)) {
