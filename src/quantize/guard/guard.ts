@@ -106,6 +106,14 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
       guard.onStep?.({ reverted: [...excluded], value, within: guard.metric.within(value) });
     }
   }
+  // Say why in the decisions too: these nodes were not excluded by the user.
+  const why = new Map(reverted.map((r) => [r.node, r]));
+  result.report.decisions = result.report.decisions.map((d) => {
+    const r = why.get(d.node);
+    if (!r || d.status !== 'skipped') return d;
+    const own = r.sqnrDb === null ? '' : ` (own output SQNR ${r.sqnrDb.toFixed(1)} dB)`;
+    return { ...d, reason: `reverted to float by the accuracy guard${own}` };
+  });
   const int8Nodes = result.report.decisions.filter((d) => d.status === 'quantized').length;
   return {
     ...result,
