@@ -28,6 +28,28 @@ export type NodeDecision =
   | { node: string; opType: string; status: 'quantized'; tensors: string[] }
   | { node: string; opType: string; status: 'skipped'; reason: string };
 
+/** One calibrated activation (static mode): what was seen and the range quantized over. */
+export interface ActivationRangeReport {
+  name: string;
+  min: number;
+  max: number;
+  rmin: number;
+  rmax: number;
+  scale: number;
+  zeroPoint: number;
+}
+
+export interface CalibrationReport {
+  method: string;
+  rows: number;
+  batches: number;
+  activationType: string;
+  foldedBatchNorms: number;
+  /** Nodes written as integer ops (QLinearConv, ...) under --format qoperator. */
+  qoperatorNodes: number;
+  activations: ActivationRangeReport[];
+}
+
 export interface QuantizeReport {
   options: ResolvedQuantizeOptions;
   /** Every node of a selected op type, in graph order, with what happened to it. */
@@ -35,6 +57,8 @@ export interface QuantizeReport {
   tensors: QuantizedTensorReport[];
   /** Bytes of tensor data in initializers and Constant nodes, before and after. */
   initializerBytes: { before: number; after: number };
+  /** Static mode: the calibration run and each activation's range. */
+  calibration?: CalibrationReport;
   /** Set by quantizeFile: bytes on disk (model file plus external data). */
   /** Sizes, and the config/tokenizer files copied next to the output. */
   files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };
