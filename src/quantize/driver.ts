@@ -57,6 +57,7 @@ export interface QuantizeSource {
 export function quantizeModel(input: ModelProto, options: QuantizeOptions = {}, source: QuantizeSource = {}): QuantizeResult {
   const label = source.label ?? 'model';
   const opts = resolveQuantizeOptions(options, supportedOpTypes);
+  if (opts.mode === 'static') throw new UserError(`${label}: --mode static is asynchronous (calibration runs the model): use quantizeModelStatic`);
   const { model, report: preparation } = prepareForQuantization(input, opts);
   const graph = model.graph;
   if (!graph) throw new UserError(`${label}: model has no graph`);

@@ -1,7 +1,9 @@
 import { UserError } from '../errors.js';
 import type { QuantType } from './qparams.js';
+import type { StaticQuantizeOptions } from './static/options.js';
 
-export type QuantizeMode = 'dynamic';
+/** dynamic: int8 weights, activations quantized at run time; static: activations too, with ranges from calibration data (static/). */
+export type QuantizeMode = 'dynamic' | 'static';
 /**
  * How a quantized MatMul/Gemm is written:
  * - `ms`: DynamicQuantizeLinear + com.microsoft MatMulIntegerToFloat (what onnxruntime's CPU
@@ -16,8 +18,10 @@ export const quantFormats: readonly QuantFormat[] = ['ms', 'qoperator', 'qdq'];
 export const defaultOpTypes = ['MatMul', 'Gemm', 'Gather'];
 
 export interface QuantizeOptions {
-  /** Only 'dynamic' (weights int8 now, activations at run time) for now. */
+  /** 'dynamic' (default) or 'static' (needs `calibration.data`). */
   mode?: string;
+  /** Static mode: calibration data, method and activation type (static/options.ts). */
+  calibration?: StaticQuantizeOptions;
   format?: string;
   weightType?: string;
   /** Default: true for int8 weights, false for uint8 (onnxruntime's defaults). */
@@ -60,11 +64,10 @@ export interface ResolvedQuantizeOptions {
 /** Checks and completes options; a bad value is a UserError that says what is accepted. */
 export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: readonly string[]): ResolvedQuantizeOptions {
   const mode = o.mode ?? 'dynamic';
-  if (mode !== 'dynamic') {
-    throw new UserError(`--mode ${mode} is not supported yet (supported: dynamic; static needs calibration data, not built yet)`);
-  }
-  const format = o.format ?? 'ms';
+  if (mode !== 'dynamic' && mode !== 'static') throw new UserError(`--mode ${mode}: unknown mode (expected dynamic or static)`);
+  const format = o.format ?? (mode === 'static' ? 'qdq' : 'ms');
   if (!quantFormats.includes(format as QuantFormat)) throw new UserError(`--format ${format}: unknown format (expected ${quantFormats.join(', ')})`);
+  if (mode === 'static' && format === 'ms') throw new UserError('--format ms is dynamic only; --mode static writes qdq (default) or qoperator');
   const weightType = o.weightType ?? 'int8';
   if (weightType !== 'int8' && weightType !== 'uint8') throw new UserError(`--weight-type ${weightType}: unknown type (expected int8 or uint8)`);
   const bits = o.bits ?? 8;

@@ -29,6 +29,28 @@ export type NodeDecision =
   | { node: string; opType: string; status: 'quantized'; tensors: string[] }
   | { node: string; opType: string; status: 'skipped'; reason: string };
 
+/** One calibrated activation (static mode): what was seen and the range quantized over. */
+export interface ActivationRangeReport {
+  name: string;
+  min: number;
+  max: number;
+  rmin: number;
+  rmax: number;
+  scale: number;
+  zeroPoint: number;
+}
+
+export interface CalibrationReport {
+  method: string;
+  rows: number;
+  batches: number;
+  activationType: string;
+  foldedBatchNorms: number;
+  /** Nodes written as integer ops (QLinearConv, ...) under --format qoperator. */
+  qoperatorNodes: number;
+  activations: ActivationRangeReport[];
+}
+
 export interface QuantizeReport {
   options: ResolvedQuantizeOptions;
   /** Every node of a selected op type, in graph order, with what happened to it. */
@@ -38,6 +60,8 @@ export interface QuantizeReport {
   initializerBytes: { before: number; after: number };
   /** Constant nodes hoisted and the opset conversion done (or refused) before quantizing. */
   preparation: PreparationReport;
+  /** Static mode: the calibration run and each activation's range. */
+  calibration?: CalibrationReport;
   /** Set by quantizeFile: bytes on disk (model file plus external data). */
   /** Sizes, and the config/tokenizer files copied next to the output. */
   files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };
