@@ -3,6 +3,7 @@ import { ExitCode, UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
 import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
 import { defaultOpTypes, quantFormats } from '../quantize/options.js';
+import { defaultAccuracyLevel, defaultBlockSize } from '../quantize/block-options.js';
 import { skippedDecisions } from '../quantize/report.js';
 import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
@@ -18,7 +19,9 @@ interface QuantizeFlags {
   opTypes: string;
   excludeNodes?: string;
   includeNodes?: string;
-  bits: string;
+  bits?: string;
+  blockSize?: string;
+  accuracyLevel?: string;
   minElements: string;
   externalData?: boolean;
   force?: boolean;
@@ -44,7 +47,9 @@ export function register(program: Command): void {
     .option('--op-types <list>', 'comma-separated op types to quantize', defaultOpTypes.join(','))
     .option('--exclude-nodes <list>', 'comma-separated node names to keep in float (each must exist)')
     .option('--include-nodes <list>', 'comma-separated node names: quantize only these (each must exist)')
-    .option('--bits <n>', 'bits per weight (only 8 so far)', '8')
+    .option('--bits <n>', '4 | 8: weight-only block quantization (MatMul/Gemm -> com.microsoft.MatMulNBits, embeddings -> GatherBlockQuantized); omit for dynamic int8')
+    .option('--block-size <n>', `with --bits: values per block along K, a power of two >= 16 (default ${defaultBlockSize})`)
+    .option('--accuracy-level <n>', `with --bits: MatMulNBits accuracy_level 0 | 1 | 4 (4 = int8 compute of the activations; default ${defaultAccuracyLevel}, the fastest here at equal accuracy)`)
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
     .option('-f, --force', 'overwrite an existing output; write the model even when nothing was quantized')
@@ -64,7 +69,9 @@ export function register(program: Command): void {
           symmetric: flags.symmetric ? true : flags.asymmetric ? false : undefined,
           perChannel: flags.perChannel,
           reduceRange: flags.reduceRange,
-          bits: parseInteger(flags.bits, '--bits'),
+          bits: flags.bits === undefined ? undefined : parseInteger(flags.bits, '--bits'),
+          blockSize: flags.blockSize === undefined ? undefined : parseInteger(flags.blockSize, '--block-size'),
+          accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
           minElements: parseInteger(flags.minElements, '--min-elements'),
           opTypes: parseList(flags.opTypes),
           excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
@@ -107,11 +114,14 @@ const NOT_CONSTANT = /is not a constant \(computed at run time\)$/;
 export function formatReport(report: QuantizeReport): string {
   const o = report.options;
   const lines: string[] = [];
-  const style = `${o.mode}, ${o.format}, ${o.weightType} ${o.symmetric ? 'symmetric' : 'asymmetric'}${o.reduceRange ? ' 7-bit' : ''}, ${o.perChannel ? 'per-channel' : 'per-tensor'}`;
+  const style = o.block
+    ? `weight-only, ${o.block.bits}-bit blocks of ${o.block.blockSize}, ${o.block.symmetric ? 'symmetric' : 'asymmetric'}, accuracy_level ${o.block.accuracyLevel}`
+    : `${o.mode}, ${o.format}, ${o.weightType} ${o.symmetric ? 'symmetric' : 'asymmetric'}${o.reduceRange ? ' 7-bit' : ''}, ${o.perChannel ? 'per-channel' : 'per-tensor'}`;
+  const blocks = report.tensors.some((t) => t.block);
   lines.push(
     formatTable(
-      ['tensor', 'op', 'shape', 'scale', 'zero point', 'max abs err', 'SQNR dB'],
-      report.tensors.map(tensorRow),
+      ['tensor', 'op', 'shape', ...(blocks ? ['bits', 'block'] : []), 'scale', 'zero point', 'max abs err', 'SQNR dB'],
+      report.tensors.map((t) => tensorRow(t, blocks)),
       { title: `Quantized ${report.tensors.length} tensors (${style})` },
     ),
   );
@@ -144,19 +154,21 @@ function summarizeOps(decisions: Array<{ opType: string }>): string {
   return [...counts].map(([op, n]) => `${n} ${op}`).join(', ');
 }
 
-function tensorRow(t: QuantizedTensorReport): Cell[] {
+function tensorRow(t: QuantizedTensorReport, blocks: boolean): Cell[] {
   const range = (v: number | number[], digits: (x: number) => string) => {
     if (!Array.isArray(v)) return digits(v);
     const lo = Math.min(...v);
     const hi = Math.max(...v);
     return lo === hi ? `${digits(lo)} x${v.length}` : `${digits(lo)}..${digits(hi)} (${v.length})`;
   };
+  const b = t.block;
   return [
     t.name,
     t.opType,
     `[${t.shape.join(', ')}]`,
-    range(t.scale, (x) => x.toPrecision(4)),
-    range(t.zeroPoint, String),
+    ...(blocks ? [b ? b.bits : '', b ? b.size : ''] : []),
+    b ? `${b.scaleMin.toPrecision(3)}..${b.scaleMax.toPrecision(3)} (${b.count})` : range(t.scale, (x) => x.toPrecision(4)),
+    t.zeroPoint === null ? 'per block' : range(t.zeroPoint, String),
     Number(t.maxAbsError.toPrecision(3)),
     t.sqnrDb === null ? 'exact' : Number(t.sqnrDb.toFixed(1)),
   ];
