@@ -125,11 +125,21 @@ describe('distillery quantize (CLI)', () => {
     rmSync(future);
   });
 
-  it('model with no quantizable op: warns, writes nothing unless --force', async () => {
+  it('model with no quantizable op: says so, exit 6, writes nothing unless --allow-empty', async () => {
     const out = join(dir, 'relu-int8.onnx');
-    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no quantizable op .*nothing written \(--force writes it anyway\)/, out);
-    const forced = await cli('quantize', noOps, '-o', out, '--force');
-    expect(forced.code).toBe(0);
+    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no MatMul\/Gemm\/Gather node.*nothing written \(--allow-empty writes it anyway\)/, out);
+    const plain = await cli('quantize', noOps, '-o', out);
+    expect(plain.code).toBe(6);
+    const json = await cli('quantize', noOps, '-o', out, '--json');
+    expect(json.code).toBe(6);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ schema: 'onnx-distillery/quantize@1', written: false, quantizedNothing: true });
+    expect(existsSync(out)).toBe(false);
+    // --force alone only overwrites; it does not turn an empty run into a success.
+    expect((await cli('quantize', noOps, '-o', out, '--force')).code).toBe(6);
+    const allowed = await cli('quantize', noOps, '-o', out, '--allow-empty');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toMatch(/Quantized nothing .*--allow-empty/);
     expect(existsSync(out)).toBe(true);
     rmSync(out);
   });

@@ -25,6 +25,7 @@ interface QuantizeFlags {
   minElements: string;
   externalData?: boolean;
   force?: boolean;
+  allowEmpty?: boolean;
   json?: boolean;
 }
 
@@ -52,7 +53,8 @@ export function register(program: Command): void {
     .option('--accuracy-level <n>', `with --bits: MatMulNBits accuracy_level 0 | 1 | 4 (4 = int8 compute of the activations; default ${defaultAccuracyLevel}, the fastest here at equal accuracy)`)
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
-    .option('-f, --force', 'overwrite an existing output; write the model even when nothing was quantized')
+    .option('-f, --force', 'overwrite an existing output')
+    .option('--allow-empty', 'write the model and exit 0 even when nothing was quantized (otherwise exit 6, nothing written)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
@@ -78,19 +80,20 @@ export function register(program: Command): void {
           includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
           externalData: flags.externalData ? true : 'auto',
           force: flags.force,
+          allowEmpty: flags.allowEmpty,
         });
       } catch (e) {
         spin.stop();
         if (e instanceof NothingToQuantizeError) {
-          if (flags.json) printJson({ schema: quantizeJsonSchema, written: false, message: e.message, report: e.report });
+          if (flags.json) printJson({ schema: quantizeJsonSchema, written: false, quantizedNothing: true, message: e.message, report: e.report });
           warn(e.message);
-          process.exitCode = ExitCode.badInput;
+          process.exitCode = ExitCode.nothingQuantized;
           return;
         }
         throw e;
       }
       spin.stop();
-      if (flags.json) printJson({ schema: quantizeJsonSchema, written: true, ...report });
+      if (flags.json) printJson({ schema: quantizeJsonSchema, written: true, quantizedNothing: report.tensors.length === 0, ...report });
       else process.stdout.write(formatReport(report) + '\n');
     });
 }
@@ -114,17 +117,23 @@ const NOT_CONSTANT = /is not a constant \(computed at run time\)$/;
 export function formatReport(report: QuantizeReport): string {
   const o = report.options;
   const lines: string[] = [];
+  const prep = preparationLine(report);
+  if (prep) lines.push(prep, '');
   const style = o.block
     ? `weight-only, ${o.block.bits}-bit blocks of ${o.block.blockSize}, ${o.block.symmetric ? 'symmetric' : 'asymmetric'}, accuracy_level ${o.block.accuracyLevel}`
     : `${o.mode}, ${o.format}, ${o.weightType} ${o.symmetric ? 'symmetric' : 'asymmetric'}${o.reduceRange ? ' 7-bit' : ''}, ${o.perChannel ? 'per-channel' : 'per-tensor'}`;
   const blocks = report.tensors.some((t) => t.block);
-  lines.push(
-    formatTable(
-      ['tensor', 'op', 'shape', ...(blocks ? ['bits', 'block'] : []), 'scale', 'zero point', 'max abs err', 'SQNR dB'],
-      report.tensors.map((t) => tensorRow(t, blocks)),
-      { title: `Quantized ${report.tensors.length} tensors (${style})` },
-    ),
-  );
+  if (report.tensors.length === 0) {
+    lines.push(`Quantized nothing (${style}): the model was written without int8 weights (--allow-empty)`);
+  } else {
+    lines.push(
+      formatTable(
+        ['tensor', 'op', 'shape', ...(blocks ? ['bits', 'block'] : []), 'scale', 'zero point', 'max abs err', 'SQNR dB'],
+        report.tensors.map((t) => tensorRow(t, blocks)),
+        { title: `Quantized ${report.tensors.length} tensors (${style})` },
+      ),
+    );
+  }
   const skipped = skippedDecisions(report);
   const notable = skipped.filter((d) => !NOT_CONSTANT.test(d.reason));
   const computed = skipped.length - notable.length;
@@ -146,6 +155,18 @@ export function formatReport(report: QuantizeReport): string {
     lines.push(`Tensor data: ${formatBytes(b.before)} -> ${formatBytes(b.after)} (${(b.after / b.before).toFixed(3)})`);
   }
   return lines.join('\n');
+}
+
+function preparationLine(report: QuantizeReport): string | undefined {
+  const p = report.preparation;
+  const parts: string[] = [];
+  if (p.constantsHoisted) parts.push(`${p.constantsHoisted} Constant nodes moved to initializers`);
+  if (p.opsetUpgrade) {
+    const rewritten = Object.entries(p.opsetUpgrade.rewritten).map(([op, n]) => `${n} ${op}`);
+    parts.push(`opset ${p.opsetUpgrade.from} -> ${p.opsetUpgrade.to}${rewritten.length ? ` (rewritten: ${rewritten.join(', ')})` : ''}`);
+  }
+  if (p.opsetRefusal) parts.push(p.opsetRefusal.message);
+  return parts.length ? `Prepared: ${parts.join('; ')}` : undefined;
 }
 
 function summarizeOps(decisions: Array<{ opType: string }>): string {

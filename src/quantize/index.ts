@@ -7,3 +7,5 @@ export * from './report.js';
 export { quantizeWeight, type QuantizedWeight } from './weights.js';
 export { quantizeRules, supportedOpTypes } from './ops/registry.js';
 export type { QuantizeRule } from './rule.js';
+export { prepareForQuantization, requiredOpset, type PreparationReport } from './prepare/prepare.js';
+export * from './guard/index.js';
