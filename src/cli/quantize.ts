@@ -4,6 +4,8 @@ import { ExitCode, UserError } from '../errors.js';
 import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
 import { defaultOpTypes, quantFormats } from '../quantize/options.js';
 import { defaultAccuracyLevel, defaultBlockSize } from '../quantize/block-options.js';
+import { transformersDtypes } from '../quantize/variants.js';
+import type { TransformersFolderFile, TransformersFolderReport } from '../publish/transformers-folder.js';
 import { skippedDecisions } from '../quantize/report.js';
 import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
@@ -23,6 +25,10 @@ interface QuantizeFlags {
   blockSize?: string;
   accuracyLevel?: string;
   minElements: string;
+  dtype?: string;
+  evalData?: string;
+  fp16Target?: string;
+  fp16Keep?: string;
   externalData?: boolean;
   force?: boolean;
   allowEmpty?: boolean;
@@ -51,6 +57,10 @@ export function register(program: Command): void {
     .option('--bits <n>', '4 | 8: weight-only block quantization (MatMul/Gemm -> com.microsoft.MatMulNBits, embeddings -> GatherBlockQuantized); omit for dynamic int8')
     .option('--block-size <n>', `with --bits: values per block along K, a power of two >= 16 (default ${defaultBlockSize})`)
     .option('--accuracy-level <n>', `with --bits: MatMulNBits accuracy_level 0 | 1 | 4 (4 = int8 compute of the activations; default ${defaultAccuracyLevel}, the fastest here at equal accuracy)`)
+    .option('--dtype <list>', `transformers.js variants (${transformersDtypes.join(',')}): -o is then a folder that gets onnx/model{_suffix}.onnx per dtype, config.json and tokenizer.json beside it (or one .onnx file for one dtype)`)
+    .option('--eval-data <file>', 'with --dtype: labelled text data (csv/tsv/jsonl, as eval reads it); the table shows each file\'s accuracy against the fp32 model')
+    .option('--fp16-target <target>', `fp16/q4f16: cpu = float16 compute only where onnxruntime 1.30's CPU provider has float16 kernels (default), any = every op but an accuracy block list (WebGPU, CUDA)`)
+    .option('--fp16-keep <ops>', 'fp16/q4f16: more op types to keep in float32 (comma-separated)')
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
     .option('-f, --force', 'overwrite an existing output')
@@ -59,6 +69,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
+      if (flags.dtype !== undefined) return writeDtypes(model, flags);
+      if (flags.evalData !== undefined) throw new UserError('--eval-data needs --dtype (it measures the variants written)');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
       const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
@@ -193,4 +205,61 @@ function tensorRow(t: QuantizedTensorReport, blocks: boolean): Cell[] {
     Number(t.maxAbsError.toPrecision(3)),
     t.sqnrDb === null ? 'exact' : Number(t.sqnrDb.toFixed(1)),
   ];
+}
+
+/** `--dtype`: transformers.js variants, into a folder (or one file), then one table. */
+async function writeDtypes(model: string, flags: QuantizeFlags): Promise<void> {
+  const { parseTransformersDtypes } = await import('../quantize/variants.js');
+  const { writeTransformersFolder, writeVariantFile } = await import('../publish/transformers-folder.js');
+  const dtypes = parseTransformersDtypes(parseList(flags.dtype!));
+  const variantOptions = {
+    blockSize: flags.blockSize === undefined ? undefined : parseInteger(flags.blockSize, '--block-size'),
+    accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
+    fp16Target: flags.fp16Target as 'cpu' | 'any' | undefined,
+    fp16Keep: flags.fp16Keep === undefined ? undefined : parseList(flags.fp16Keep),
+    force: flags.force,
+  };
+  if (flags.bits !== undefined) throw new UserError('--bits does not combine with --dtype (q4 and q4f16 are the 4-bit dtypes)');
+  const spin = spinner(`writing ${dtypes.join(', ')}`, { quiet: flags.json });
+  spin.start();
+  try {
+    if (flags.output.endsWith('.onnx')) {
+      if (dtypes.length !== 1) throw new UserError(`-o ${flags.output}: one .onnx file takes one --dtype; give a folder for ${dtypes.length}`);
+      if (flags.evalData) throw new UserError('--eval-data needs a folder output (-o <folder>)');
+      const file = await writeVariantFile(model, flags.output, dtypes[0]!, variantOptions);
+      spin.stop();
+      if (flags.json) printJson({ schema: 'onnx-distillery/quantize-folder@1', input: model, files: [file] });
+      else process.stdout.write(formatVariantTable([file], undefined) + '\n');
+      return;
+    }
+    const report = await writeTransformersFolder(model, flags.output, { ...variantOptions, dtypes, evalData: flags.evalData, onProgress: (m) => (spin.text = m) });
+    spin.stop();
+    if (flags.json) printJson(report);
+    else process.stdout.write(formatVariantTable(report.files, report) + '\n');
+  } finally {
+    spin.stop();
+  }
+}
+
+function formatVariantTable(files: TransformersFolderFile[], report: TransformersFolderReport | undefined): string {
+  const evald = files.some((f) => f.accuracy !== undefined);
+  const timed = files.some((f) => f.latencyMs !== undefined);
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  const rows = files.map((f) => [
+    f.file,
+    f.dtype,
+    formatBytes(f.bytes),
+    Number(f.ratio.toFixed(3)),
+    ...(evald ? [pct(f.accuracy!), `${f.dropPoints! > 0 ? '-' : '+'}${Math.abs(f.dropPoints!).toFixed(2)}`, pct(f.agreement!)] : []),
+    ...(timed ? [f.latencyMs === undefined ? '' : `${f.latencyMs.toFixed(2)} ms`] : []),
+    f.recipe,
+  ]);
+  const latencyHead = report?.latency ? `p50 b1/s${report.latency.seqLen}` : 'p50 b1';
+  const head = ['file', 'dtype', 'size', 'of fp32', ...(evald ? ['accuracy', 'vs fp32', 'same label'] : []), ...(timed ? [latencyHead] : []), 'how'];
+  const lines = [formatTable(head, rows as Cell[][], { title: report ? `transformers.js folder ${report.folder}` : 'Wrote' })];
+  if (report) {
+    lines.push('', `Beside onnx/: ${report.companions.join(', ')}${report.tokenizerGenerated ? ' (tokenizer.json and tokenizer_config.json made from vocab.txt)' : ''}`);
+    if (report.eval) lines.push(`fp32 accuracy on ${report.eval.data}: ${pct(report.eval.fp32Accuracy)} (${report.eval.examples} examples)`);
+  }
+  return lines.join('\n');
 }
