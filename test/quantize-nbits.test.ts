@@ -215,6 +215,22 @@ describe('quantizeModel --bits: MatMulNBits and GatherBlockQuantized run in onnx
     }
   });
 
+  it('a table GatherBlockQuantized cannot take (gathered along axis 1) is stored int8 as without --bits, and the report says why', async () => {
+    const table = randoms(rng, 40 * 64);
+    const b = new GraphBuilder({ opset: 17 });
+    const ids = b.input('ids', DataType.INT64, [3]);
+    b.node('Gather', [b.initializer('table', table, [40, 64]), ids], { attrs: { axis: 1 }, outputs: ['y'] });
+    b.output('y', DataType.FLOAT, [40, 3]);
+    const { model, report } = quantizeModel(b.build(), { bits: 4 });
+    expect(opTypes(model)).toEqual(['Gather', 'DequantizeLinear']);
+    expect(report.decisions[0]).toMatchObject({ status: 'quantized', note: /int8, not GatherBlockQuantized: Gather along axis 1/ });
+    expect(report.tensors[0]!.dtype).toBe('int8');
+    expect(report.tensors[0]!.block).toBeUndefined();
+    const got = await runModel(model, { ids: new ort.Tensor('int64', BigInt64Array.of(0n, 5n, 63n), [3]) });
+    const scale = report.tensors[0]!.scale as number;
+    for (let r = 0; r < 40; r++) for (const [j, col] of [0, 5, 63].entries()) expect(Math.abs(got[r * 3 + j]! - table[r * 64 + col]!)).toBeLessThanOrEqual(scale / 2 + 1e-6);
+  });
+
   it('a builder BERT: every MatMul, the pooler Gemm and both big tables quantized; runs; logits close', async () => {
     const fp32 = smallBertModel(1);
     const feeds = bertFeeds(2, 12);

@@ -146,6 +146,7 @@ export function formatReport(report: QuantizeReport): string {
       ),
     );
   }
+  for (const d of report.decisions) if (d.status === 'quantized' && d.note) lines.push(`  ${d.node} (${d.opType}): ${d.note}`);
   const skipped = skippedDecisions(report);
   const notable = skipped.filter((d) => !NOT_CONSTANT.test(d.reason));
   const computed = skipped.length - notable.length;

@@ -111,7 +111,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions = {}, 
     const rule = rules.get(node.opType!)!;
     const emitted = session.rewrite(node, i, plan.absorbs?.node, () => rule.rewrite(node, plan, session));
     newNodes.push(...emitted);
-    decisions[i] = { node: labels[i]!, opType: rule.opType, status: 'quantized', tensors: session.tensorsOf(node) };
+    decisions[i] = { node: labels[i]!, opType: rule.opType, status: 'quantized', tensors: session.tensorsOf(node), ...(plan.note ? { note: plan.note } : {}) };
   });
 
   const quantized = session.finish(newNodes);

@@ -29,7 +29,7 @@ export interface QuantizedTensorReport {
 }
 
 export type NodeDecision =
-  | { node: string; opType: string; status: 'quantized'; tensors: string[] }
+  | { node: string; opType: string; status: 'quantized'; tensors: string[]; /** Why it was quantized another way than asked (e.g. int8 instead of 4-bit blocks). */ note?: string }
   | { node: string; opType: string; status: 'skipped'; reason: string };
 
 export interface QuantizeReport {

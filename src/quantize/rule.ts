@@ -15,6 +15,8 @@ export interface RulePlan {
   weights: WeightRequest[];
   /** Gemm: C is a constant 1-D bias the com.microsoft ops can take as their bias input. */
   inlineBias?: boolean;
+  /** Said in the report next to the quantized node (a fallback and its reason). */
+  note?: string;
   /**
    * A node the rewrite replaces too (the bias Add after a MatMul, folded into the com.microsoft
    * op's bias input): the driver drops it, the rewrite writes its output.

@@ -1,11 +1,13 @@
 import { attrInt, type NodeProto } from '../../onnx/index.js';
 import { MS_DOMAIN, type PlanContext, type PlanResult, type QuantizeRule } from '../rule.js';
+import { gatherRule } from './gather.js';
 
 /**
  * Gather on a constant 2-D table (embeddings) along axis 0, as com.microsoft.GatherBlockQuantized
  * with uint8 data: each row [H] packed to H * bits / 8 bytes, blocks along the row (the last
  * axis), scales [V, ceil(H / block)]. onnxruntime 1.30's CPU kernel takes uint8 data only with
- * gather_axis 0 and quantize_axis last (measured; other layouts stay float and say so).
+ * gather_axis 0 and quantize_axis last: other tables are stored int8 as without --bits
+ * (Gather -> DequantizeLinear), and the report says why.
  */
 export const gatherBlockRule: QuantizeRule = {
   opType: 'Gather',
@@ -14,14 +16,16 @@ export const gatherBlockRule: QuantizeRule = {
     if (!data) return { skip: 'Gather without a data input' };
     const weight = ctx.constantWeight(data);
     if ('skip' in weight) return { skip: weight.skip };
-    if (weight.dims.length !== 2) return { skip: `table ${data} is ${weight.dims.length}-D; GatherBlockQuantized here takes 2-D tables` };
-    const axis = attrInt(node, 'axis', 0);
-    if (axis !== 0 && axis !== -2) return { skip: `Gather along axis ${axis}; GatherBlockQuantized with packed uint8 data gathers rows (axis 0) only` };
-    const bits = ctx.options.block!.bits;
-    if ((weight.dims[1]! * bits) % 8 !== 0) return { skip: `rows of ${weight.dims[1]} values do not fill whole bytes at ${bits} bits` };
+    const problem = blockProblem(weight.dims, attrInt(node, 'axis', 0), ctx.options.block!.bits);
+    if (problem) {
+      const int8 = gatherRule.plan(node, ctx);
+      if ('skip' in int8) return { skip: `${problem}; int8 neither: ${int8.skip}` };
+      return { ...int8, note: `int8, not GatherBlockQuantized: ${problem}` };
+    }
     return { weights: [{ input: 0, channelAxis: 1 }] };
   },
-  rewrite(node, _plan, ctx) {
+  rewrite(node, plan, ctx) {
+    if (plan.note) return gatherRule.rewrite(node, plan, ctx);
     const w = ctx.blockWeight(node, { input: 0, rows: 'rows', padded: false });
     const inputs = [w.data, node.input![1]!, w.scales, ...(w.zeroPoints ? [w.zeroPoints] : [])];
     ctx.add('GatherBlockQuantized', inputs, {
@@ -31,3 +35,10 @@ export const gatherBlockRule: QuantizeRule = {
     });
   },
 };
+
+function blockProblem(dims: number[], axis: number, bits: number): string | undefined {
+  if (dims.length !== 2) return `the table is ${dims.length}-D (onnxruntime's kernel takes 2-D tables with packed uint8 data)`;
+  if (axis !== 0 && axis !== -2) return `Gather along axis ${axis} (onnxruntime's kernel gathers rows, axis 0, with packed uint8 data)`;
+  if ((dims[1]! * bits) % 8 !== 0) return `rows of ${dims[1]} values do not fill whole bytes at ${bits} bits`;
+  return undefined;
+}
