@@ -174,7 +174,9 @@ describe('distillery quantize (CLI)', () => {
   it('unsupported settings are rejected clearly', async () => {
     const out = join(dir, 'o9.onnx');
     for (const [flags, problem] of [
-      [['--bits', '4'], /--bits 4 is not supported yet/],
+      [['--bits', '3'], /--bits 3: expected 4 or 8/],
+      [['--bits', '4', '--block-size', '24'], /--block-size 24: expected a power of two >= 16/],
+      [['--block-size', '64'], /--block-size needs --bits 4 or --bits 8/],
       [['--mode', 'static'], /--mode static is not supported yet/],
       [['--format', 'tflite'], /--format tflite: unknown format/],
       [['--op-types', 'MatMul,Conv'], /--op-types Conv: no quantization rule/],

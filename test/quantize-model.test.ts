@@ -144,7 +144,7 @@ describe('quantizeModel on a builder BERT (Embedding(1000, 64), 2 layers)', () =
   });
 
   it('rejects options it does not support, clearly', () => {
-    expect(() => quantizeModel(fp32, { bits: 4 })).toThrow(/--bits 4 is not supported yet/);
+    expect(() => quantizeModel(fp32, { bits: 5 })).toThrow(/--bits 5: expected 4 or 8/);
     expect(() => quantizeModel(fp32, { mode: 'static' })).toThrow(/--mode static is not supported yet/);
     expect(() => quantizeModel(fp32, { format: 'onnx' })).toThrow(/--format onnx: unknown format \(expected ms, qoperator, qdq\)/);
     expect(() => quantizeModel(fp32, { weightType: 'int4' })).toThrow(/--weight-type int4/);
