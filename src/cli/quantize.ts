@@ -81,6 +81,7 @@ export function register(program: Command): void {
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
+      if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined) throw new UserError('--fp16-target and --fp16-keep go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
       const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
@@ -290,6 +291,10 @@ async function writeDtypes(model: string, flags: QuantizeFlags): Promise<void> {
     force: flags.force,
   };
   if (flags.bits !== undefined) throw new UserError('--bits does not combine with --dtype (q4 and q4f16 are the 4-bit dtypes)');
+  const { fp16Targets } = await import('../quantize/fp16/convert.js');
+  if (flags.fp16Target !== undefined && !(fp16Targets as readonly string[]).includes(flags.fp16Target)) {
+    throw new UserError(`--fp16-target ${flags.fp16Target}: expected ${fp16Targets.join(' or ')}`);
+  }
   const spin = spinner(`writing ${dtypes.join(', ')}`, { quiet: flags.json });
   spin.start();
   try {
