@@ -30,6 +30,7 @@ interface QuantizeFlags {
   evalData?: string;
   fp16Target?: string;
   fp16Keep?: string;
+  fp16Io?: boolean;
   externalData?: boolean;
   force?: boolean;
   allowEmpty?: boolean;
@@ -67,6 +68,7 @@ export function register(program: Command): void {
     .option('--eval-data <file>', "labelled text (csv/tsv/jsonl, as eval reads it): with --dtype each file's accuracy against the fp32 model; with --max-drop, --min-sqnr, --node-report what the guard and the node errors are measured on")
     .option('--fp16-target <target>', `fp16/q4f16: cpu = float16 compute only where onnxruntime 1.30's CPU provider has float16 kernels (default), any = every op but an accuracy block list (WebGPU, CUDA)`)
     .option('--fp16-keep <ops>', 'fp16/q4f16: more op types to keep in float32 (comma-separated)')
+    .option('--fp16-io', 'fp16/q4f16: float graph inputs and outputs in float16 too (default: float32, Casts at the edges)')
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
     .option('-f, --force', 'overwrite an existing output')
@@ -81,7 +83,7 @@ export function register(program: Command): void {
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
-      if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined) throw new UserError('--fp16-target and --fp16-keep go with --dtype fp16 or q4f16');
+      if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined || flags.fp16Io) throw new UserError('--fp16-target, --fp16-keep and --fp16-io go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
       const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
@@ -288,6 +290,7 @@ async function writeDtypes(model: string, flags: QuantizeFlags): Promise<void> {
     accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
     fp16Target: flags.fp16Target as 'cpu' | 'any' | undefined,
     fp16Keep: flags.fp16Keep === undefined ? undefined : parseList(flags.fp16Keep),
+    fp16Io: flags.fp16Io,
     force: flags.force,
   };
   if (flags.bits !== undefined) throw new UserError('--bits does not combine with --dtype (q4 and q4f16 are the 4-bit dtypes)');
