@@ -139,7 +139,7 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options = {}): 
   const consumers = new Map<string, number[]>();
   nodes.forEach((n, i) => new Set(nodeInputs(n)).forEach((v) => consumers.set(v, [...(consumers.get(v) ?? []), i])));
   const graphOutputs = new Set((src.output ?? []).map((v) => v.name ?? ''));
-  for (const component of halfComponents(nodes, precision, producerIdx, consumers, isFloat)) {
+  for (const component of halfComponents(nodes, precision, consumers, isFloat)) {
     if (!component.every((i) => DATA_MOVEMENT.has(nodes[i]!.opType!))) continue;
     const inside = new Set(component);
     const edges = component.some((i) => {
@@ -286,7 +286,7 @@ function retype<T extends { type?: { tensorType?: { elemType?: number | null } |
 }
 
 /** Connected groups of float16 nodes (linked by float values one writes and another reads). */
-function halfComponents(nodes: NodeProto[], precision: Precision[], producerIdx: Map<string, number>, consumers: Map<string, number[]>, isFloat: (v: string) => boolean): number[][] {
+function halfComponents(nodes: NodeProto[], precision: Precision[], consumers: Map<string, number[]>, isFloat: (v: string) => boolean): number[][] {
   const parent = nodes.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
   nodes.forEach((n, i) => {
@@ -295,7 +295,6 @@ function halfComponents(nodes: NodeProto[], precision: Precision[], producerIdx:
       if (!isFloat(v)) continue;
       for (const c of consumers.get(v) ?? []) if (precision[c] === 'half') parent[find(c)] = find(i);
     }
-    void producerIdx;
   });
   const groups = new Map<number, number[]>();
   nodes.forEach((_, i) => {
