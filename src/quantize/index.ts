@@ -7,3 +7,7 @@ export * from './report.js';
 export { quantizeWeight, type QuantizedWeight } from './weights.js';
 export { quantizeRules, supportedOpTypes } from './ops/registry.js';
 export type { QuantizeRule } from './rule.js';
+export { quantizeModelStatic, type StaticSource } from './static/driver.js';
+export type { StaticQuantizeOptions } from './static/options.js';
+export type { CalibrationData } from './calibrate/data.js';
+export { calibrationMethods, type CalibrationMethod } from './calibrate/collector.js';
