@@ -140,10 +140,13 @@ describe('quantize --mode static (conv nets)', () => {
     expect(r.report.calibration!.qoperatorNodes).toBeGreaterThan(0);
   });
 
-  it('an opset-9 model is refused with the reason (QuantizeLinear needs opset 10)', async () => {
-    await expect(quantizeModelStatic(buildMobileNetLike({ opset: 9 }), { mode: 'static', calibration: { data: calibration(calib) } })).rejects.toThrow(
-      /opset 9; static quantization needs QuantizeLinear\/DequantizeLinear \(opset >= 10\)/,
-    );
+  it('opset-9 variant with weights in Constant nodes (Upsample, attribute Clip era): converted up, then quantized', async () => {
+    const fp32 = buildMobileNetLike({ opset: 9, constantNodes: true });
+    const r = await check(fp32, { format: 'qdq' });
+    expect(r.report.preparation.opsetUpgrade?.to).toBeGreaterThanOrEqual(13); // per-channel DequantizeLinear
+    expect(r.ratio).toBeLessThanOrEqual(0.3);
+    expect(r.sqnr).toBeGreaterThanOrEqual(25);
+    expect(r.model.graph!.node!.map((n) => n.opType)).not.toContain('Upsample');
   });
 });
 

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { QuantType } from './qparams.js';
 import type { StaticQuantizeOptions } from './static/options.js';
+import { resolveBlockOptions, type BlockOptions } from './block-options.js';
 
 /** dynamic: int8 weights, activations quantized at run time; static: activations too, with ranges from calibration data (static/). */
 export type QuantizeMode = 'dynamic' | 'static';
@@ -28,8 +29,15 @@ export interface QuantizeOptions {
   symmetric?: boolean;
   perChannel?: boolean;
   reduceRange?: boolean;
-  /** Only 8 for now. */
+  /**
+   * 4 or 8: weight-only block quantization (MatMul/Gemm -> com.microsoft.MatMulNBits, embedding
+   * tables -> GatherBlockQuantized). Unset: dynamic int8 as described above.
+   */
   bits?: number;
+  /** Block quantization: values per block along K, a power of two >= 16 (default 32). */
+  blockSize?: number;
+  /** Block quantization: MatMulNBits' accuracy_level, 0, 1 or 4 (default defaultAccuracyLevel). */
+  accuracyLevel?: number;
   /** Op types to quantize (default MatMul, Gemm, Gather). */
   opTypes?: string[];
   /** Node names to leave in float. Each must exist in the graph. */
@@ -53,7 +61,10 @@ export interface ResolvedQuantizeOptions {
   symmetric: boolean;
   perChannel: boolean;
   reduceRange: boolean;
-  bits: 8;
+  /** 8 for dynamic int8; the block bits with `block`. */
+  bits: number;
+  /** Set by --bits: weight-only block quantization. */
+  block: BlockOptions | undefined;
   opTypes: string[];
   excludeNodes: string[];
   includeNodes: string[] | undefined;
@@ -70,8 +81,7 @@ export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: rea
   if (mode === 'static' && format === 'ms') throw new UserError('--format ms is dynamic only; --mode static writes qdq (default) or qoperator');
   const weightType = o.weightType ?? 'int8';
   if (weightType !== 'int8' && weightType !== 'uint8') throw new UserError(`--weight-type ${weightType}: unknown type (expected int8 or uint8)`);
-  const bits = o.bits ?? 8;
-  if (bits !== 8) throw new UserError(`--bits ${bits} is not supported yet (only 8-bit quantization is implemented)`);
+  const block = resolveBlockOptions(o);
   const opTypes = o.opTypes ?? defaultOpTypes;
   if (opTypes.length === 0) throw new UserError('--op-types is empty (supported: ' + supportedOpTypes.join(', ') + ')');
   for (const t of opTypes) {
@@ -87,10 +97,11 @@ export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: rea
     mode,
     format: format as QuantFormat,
     weightType,
-    symmetric: o.symmetric ?? weightType === 'int8',
+    symmetric: o.symmetric ?? (block ? true : weightType === 'int8'),
     perChannel: o.perChannel ?? false,
     reduceRange: o.reduceRange ?? false,
-    bits: 8,
+    bits: block?.bits ?? 8,
+    block,
     opTypes: [...new Set(opTypes)],
     excludeNodes: o.excludeNodes ?? [],
     includeNodes: o.includeNodes,

@@ -17,6 +17,7 @@ import { emitStatic } from './emit.js';
 import { foldBatchNorms } from './fold-batchnorm.js';
 import { resolveStaticFields, type ResolvedStaticOptions } from './options.js';
 import { planStatic } from './plan.js';
+import { prepareForQuantization } from '../prepare/prepare.js';
 import type { StaticPlanContext } from './rule.js';
 
 export interface StaticSource extends QuantizeSource {
@@ -36,10 +37,15 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
   const base = resolveQuantizeOptions({ ...options, opTypes: options.opTypes ?? [...defaultStaticOpTypes] }, staticOpTypes);
   const opts: ResolvedStaticOptions = { ...base, calibration: resolveStaticFields(options.calibration ?? {}) };
   if (!model.graph) throw new UserError(`${label}: model has no graph`);
-  const opset = opsetVersion(model, '') ?? 1;
-  if (opset < 10) throw new UserError(`${label}: model imports opset ${opset}; static quantization needs QuantizeLinear/DequantizeLinear (opset >= 10)`);
+  // Constant-node weights to initializers, old opsets converted up (see prepare/prepare.ts).
+  const { model: input, report: preparation } = prepareForQuantization(model, base);
+  const opset = opsetVersion(input, '') ?? 1;
+  if (opset < 10) {
+    const why = preparation.opsetRefusal ? ` (${preparation.opsetRefusal.message})` : '';
+    throw new UserError(`${label}: model imports opset ${opset}; static quantization needs QuantizeLinear/DequantizeLinear (opset >= 10)${why}`);
+  }
 
-  const folded = foldBatchNorms(model, new ConstantLookup(model.graph), source.baseDir, label);
+  const folded = foldBatchNorms(input, new ConstantLookup(input.graph!), source.baseDir, label);
   const prepared = folded.model;
   const graph = prepared.graph!;
   const constants = new ConstantLookup(graph);
@@ -110,6 +116,7 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
       decisions,
       tensors: emitted.weights,
       initializerBytes: { before: tensorBytes(model), after: tensorBytes(out) },
+      preparation,
       calibration: {
         method: opts.calibration.method,
         rows: stats.rows,
