@@ -4,6 +4,7 @@ import { ExitCode, UserError } from '../errors.js';
 import type { GuardedQuantizeResult } from '../eval/guarded-quantize.js';
 import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
 import { defaultOpTypes, quantFormats } from '../quantize/options.js';
+import { defaultStaticOpTypes } from '../quantize/ops/static-registry.js';
 import { defaultAccuracyLevel, defaultBlockSize } from '../quantize/block-options.js';
 import { transformersDtypes } from '../quantize/variants.js';
 import type { TransformersFolderFile, TransformersFolderReport } from '../publish/transformers-folder.js';
@@ -13,13 +14,22 @@ import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from '.
 interface QuantizeFlags {
   output: string;
   mode: string;
-  format: string;
+  format?: string;
   weightType: string;
+  calibrate?: string;
+  calibrationMethod: string;
+  calibrationSize: string;
+  calibrationBatchSize: string;
+  percentile?: string;
+  movingAverage?: string;
+  activationType: string;
+  activationSymmetric?: boolean;
+  textCol?: string;
   symmetric?: boolean;
   asymmetric?: boolean;
   perChannel?: boolean;
   reduceRange?: boolean;
-  opTypes: string;
+  opTypes?: string;
   excludeNodes?: string;
   includeNodes?: string;
   bits?: string;
@@ -51,14 +61,23 @@ export function register(program: Command): void {
     .description('Store MatMul/Gemm weights and embedding tables as int8; activations are quantized at run time')
     .argument('<model>', 'input ONNX model')
     .requiredOption('-o, --output <path>', 'where to write the quantized model (never the input)')
-    .option('--mode <mode>', 'dynamic: int8 weights, activations quantized at run time', 'dynamic')
-    .option('--format <format>', `how quantized MatMul/Gemm are written: ${quantFormats.join(' | ')} (ms: onnxruntime's com.microsoft ops, fastest here; qoperator, qdq: standard ONNX ops only)`, 'ms')
+    .option('--mode <mode>', 'dynamic: int8 weights, activations quantized at run time; static: activations too, ranges from --calibrate data', 'dynamic')
+    .option('--format <format>', `how quantized ops are written: ${quantFormats.join(' | ')} (default ms for dynamic: onnxruntime's com.microsoft ops, fastest here; qdq for static: QuantizeLinear/DequantizeLinear pairs; qoperator: integer ops)`)
+    .option('--calibrate <file>', 'static: calibration data, text (csv/tsv/jsonl, through the model\'s tokenizer) or a tensor .jsonl ({"input": {"dims": [...], "data": [...]}} per line)')
+    .option('--calibration-method <m>', 'static: minmax | percentile | entropy', 'minmax')
+    .option('--calibration-size <n>', 'static: calibration examples used at most', '128')
+    .option('--calibration-batch-size <n>', 'static: text rows per calibration run (bounds memory)', '8')
+    .option('--percentile <p>', 'static, percentile: share of |x| kept, in percent (default 99.999)')
+    .option('--moving-average <c>', 'static, minmax: moving-average constant per batch (e.g. 0.01) instead of the running min/max')
+    .option('--activation-type <t>', 'static: uint8 | int8 activations', 'uint8')
+    .option('--activation-symmetric', 'static: symmetric activation ranges')
+    .option('--text-col <name>', 'static: column (or jsonl key) of the calibration text')
     .option('--weight-type <type>', 'int8 | uint8', 'int8')
     .option('--symmetric', 'symmetric weight range, zero point 0 (default for int8)')
     .option('--asymmetric', 'asymmetric weight range (default for uint8)')
     .option('--per-channel', 'one scale/zero point per output channel (MatMul: axis 1 of [in,out]; Gemm transB=1: axis 0; Gather: per column)')
     .option('--reduce-range', '7-bit weights, against u8s8 saturation on x86 CPUs without VNNI')
-    .option('--op-types <list>', 'comma-separated op types to quantize', defaultOpTypes.join(','))
+    .option('--op-types <list>', `comma-separated op types to quantize (default ${defaultOpTypes.join(',')}; static: ${defaultStaticOpTypes.join(',')})`)
     .option('--exclude-nodes <list>', 'comma-separated node names to keep in float (each must exist)')
     .option('--include-nodes <list>', 'comma-separated node names: quantize only these (each must exist)')
     .option('--bits <n>', '4 | 8: weight-only block quantization (MatMul/Gemm -> com.microsoft.MatMulNBits, embeddings -> GatherBlockQuantized); omit for dynamic int8')
@@ -82,6 +101,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
+      if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
+      if (flags.mode !== 'static' && flags.calibrate) throw new UserError('--calibrate applies to --mode static only');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
       if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined || flags.fp16Io) throw new UserError('--fp16-target, --fp16-keep and --fp16-io go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
@@ -98,7 +119,21 @@ export function register(program: Command): void {
         blockSize: flags.blockSize === undefined ? undefined : parseInteger(flags.blockSize, '--block-size'),
         accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
         minElements: parseInteger(flags.minElements, '--min-elements'),
-        opTypes: parseList(flags.opTypes),
+        opTypes: flags.opTypes !== undefined ? parseList(flags.opTypes) : undefined,
+        calibration:
+          flags.mode === 'static'
+            ? {
+                data: { kind: 'file' as const, path: flags.calibrate!, dataset: flags.textCol ? { textCol: flags.textCol } : undefined },
+                method: flags.calibrationMethod,
+                size: parseInteger(flags.calibrationSize, '--calibration-size'),
+                batchSize: parseInteger(flags.calibrationBatchSize, '--calibration-batch-size'),
+                percentile: flags.percentile !== undefined ? parseNumber(flags.percentile, '--percentile') : undefined,
+                movingAverage: flags.movingAverage !== undefined ? parseNumber(flags.movingAverage, '--moving-average') : undefined,
+                activationType: flags.activationType,
+                activationSymmetric: flags.activationSymmetric,
+              }
+            : undefined,
+        onCalibrationProgress: (rows: number) => (spin.text = `calibrating ${model}: ${rows} examples`),
         excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
         includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
         externalData: flags.externalData ? true : ('auto' as const),
@@ -203,6 +238,14 @@ export function formatReport(report: QuantizeReport): string {
   const lines: string[] = [];
   const prep = preparationLine(report);
   if (prep) lines.push(prep, '');
+  const c = report.calibration;
+  if (c) {
+    const extras = [c.foldedBatchNorms ? `${c.foldedBatchNorms} BatchNorm folded into Conv` : '', c.qoperatorNodes ? `${c.qoperatorNodes} nodes as integer ops` : ''].filter(Boolean);
+    lines.push(
+      `Calibrated ${c.activations.length} activations (${c.activationType}, ${c.method}) on ${c.rows} examples in ${c.batches} batches${extras.length ? `; ${extras.join('; ')}` : ''}`,
+      '',
+    );
+  }
   const style = o.block
     ? `weight-only, ${o.block.bits}-bit blocks of ${o.block.blockSize}, ${o.block.symmetric ? 'symmetric' : 'asymmetric'}, accuracy_level ${o.block.accuracyLevel}`
     : `${o.mode}, ${o.format}, ${o.weightType} ${o.symmetric ? 'symmetric' : 'asymmetric'}${o.reduceRange ? ' 7-bit' : ''}, ${o.perChannel ? 'per-channel' : 'per-tensor'}`;

@@ -15,7 +15,7 @@ import {
   NothingToQuantizeError,
   nothingQuantizedMessage,
   outputSqnrMetric,
-  quantizeModel,
+  quantizeAnyMode,
   quantizeWithinBudget,
   sampleInputs,
   type Feeds,
@@ -98,19 +98,20 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
         metric,
         feeds,
         label: inPath,
+        source: { modelPath: inPath },
         onStep: (s) => onProgress?.(`${s.reverted.length} nodes back in float: ${metric.name} ${s.value.toFixed(2)}`),
       });
       quantized = guarded.model;
       result.report = guarded.report;
       result.guard = guarded.guard;
-      if (nodeReport) result.nodeErrors = guarded.guard.ranking.length ? guarded.guard.ranking : await nodeErrorReport(model, quantizeOptions, feeds);
+      if (nodeReport) result.nodeErrors = guarded.guard.ranking.length ? guarded.guard.ranking : await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
     } else {
-      const plain = quantizeModel(model, quantizeOptions, { label: inPath });
+      const plain = await quantizeAnyMode(model, quantizeOptions, { label: inPath, modelPath: inPath });
       quantized = plain.model;
       result.report = plain.report;
       if (nodeReport) {
         onProgress?.('measuring per-node errors');
-        result.nodeErrors = await nodeErrorReport(model, quantizeOptions, feeds);
+        result.nodeErrors = await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
       }
     }
     const g = result.guard;

@@ -3,6 +3,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
+import { quantizeModelStatic } from './static/driver.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
 
@@ -13,6 +14,8 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   allowEmpty?: boolean;
   /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
   externalData?: boolean | 'auto';
+  /** Static mode: called with the calibration rows done after each batch. */
+  onCalibrationProgress?: (rows: number) => void;
 }
 
 /** Thrown when a model has nothing to quantize (and `allowEmpty` is off): nothing is written. Exit code 6. */
@@ -32,13 +35,16 @@ export class NothingToQuantizeError extends UserError {
  * before doing any work. Returns the report with file sizes.
  */
 export async function quantizeFile(inPath: string, outPath: string, options: QuantizeFileOptions = {}): Promise<QuantizeReport> {
-  const { force, allowEmpty, externalData, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, onCalibrationProgress, ...quantizeOptions } = options;
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
   const bytesBefore = await bytesOnDisk(inPath, model);
-  const { model: quantized, report } = quantizeModel(model, quantizeOptions, { label: inPath, baseDir });
+  const { model: quantized, report } =
+    quantizeOptions.mode === 'static'
+      ? await quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
+      : quantizeModel(model, quantizeOptions, { label: inPath, baseDir });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });

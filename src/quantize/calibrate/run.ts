@@ -35,9 +35,10 @@ export async function collectStats(
   let count = 0;
   let rows = 0;
   for await (const feeds of batches) {
-    let out: ort.InferenceSession.ReturnType;
+    let out: ort.InferenceSession.ReturnType = {};
     try {
-      out = await session.run(feeds, fetched);
+      // Every calibrated tensor may be a graph input (a first MatMul quantized alone): nothing to run then.
+      if (fetched.length) out = await session.run(feeds, fetched);
     } catch (e) {
       throw new UserError(`${label}: calibration batch ${count + 1} failed in onnxruntime: ${(e as Error).message.split('\n')[0]}`);
     }
