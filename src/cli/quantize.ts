@@ -49,6 +49,7 @@ interface QuantizeFlags {
   nodeReport?: boolean;
   samples?: string;
   tokenizer?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -97,6 +98,7 @@ export function register(program: Command): void {
     .option('--node-report', "measure each quantized node's output SQNR (alone, and in the quantized model) on sample inputs")
     .option('--samples <n>', 'inputs the node errors are measured on: rows of --eval-data (default 64) or seeded sample inputs (default 8)')
     .option('--tokenizer <path>', 'tokenizer file or folder for --eval-data (default: the one next to the model)')
+    .option('--threads <n>', 'threads quantizing large weights (worker threads; default 1: more was slower on a loaded machine, measure yours)', '1')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
@@ -139,6 +141,7 @@ export function register(program: Command): void {
         externalData: flags.externalData ? true : ('auto' as const),
         force: flags.force,
         allowEmpty: flags.allowEmpty,
+        threads: parseInteger(flags.threads ?? '1', '--threads'),
       };
       const guarded = flags.maxDrop !== undefined || flags.minSqnr !== undefined || flags.nodeReport;
       if (!guarded && (flags.evalData !== undefined || flags.samples !== undefined)) {
