@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { DataType, encodeModel, GraphBuilder, saveModel } from '../src/onnx/index.js';
+import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel } from '../src/onnx/index.js';
+import { openSession } from '../src/runtime/session.js';
 import { smallBertModel } from './quantize-fixtures.js';
+import { outlierModel } from './quantize-prep-fixtures.js';
 
 const ansi = /\u001b\[[0-9;]*m/g;
 
@@ -125,11 +127,21 @@ describe('distillery quantize (CLI)', () => {
     rmSync(future);
   });
 
-  it('model with no quantizable op: warns, writes nothing unless --force', async () => {
+  it('model with no quantizable op: says so, exit 6, writes nothing unless --allow-empty', async () => {
     const out = join(dir, 'relu-int8.onnx');
-    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no quantizable op .*nothing written \(--force writes it anyway\)/, out);
-    const forced = await cli('quantize', noOps, '-o', out, '--force');
-    expect(forced.code).toBe(0);
+    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no MatMul\/Gemm\/Gather node.*nothing written \(--allow-empty writes it anyway\)/, out);
+    const plain = await cli('quantize', noOps, '-o', out);
+    expect(plain.code).toBe(6);
+    const json = await cli('quantize', noOps, '-o', out, '--json');
+    expect(json.code).toBe(6);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ schema: 'onnx-distillery/quantize@1', written: false, quantizedNothing: true });
+    expect(existsSync(out)).toBe(false);
+    // --force alone only overwrites; it does not turn an empty run into a success.
+    expect((await cli('quantize', noOps, '-o', out, '--force')).code).toBe(6);
+    const allowed = await cli('quantize', noOps, '-o', out, '--allow-empty');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toMatch(/Quantized nothing .*--allow-empty/);
     expect(existsSync(out)).toBe(true);
     rmSync(out);
   });
@@ -162,8 +174,11 @@ describe('distillery quantize (CLI)', () => {
   it('unsupported settings are rejected clearly', async () => {
     const out = join(dir, 'o9.onnx');
     for (const [flags, problem] of [
-      [['--bits', '4'], /--bits 4 is not supported yet/],
-      [['--mode', 'static'], /--mode static is not supported yet/],
+      [['--bits', '3'], /--bits 3: expected 4 or 8/],
+      [['--bits', '4', '--block-size', '24'], /--block-size 24: expected a power of two >= 16/],
+      [['--block-size', '64'], /--block-size needs --bits 4 or --bits 8/],
+      [['--mode', 'static'], /--mode static needs --calibrate <file>/],
+      [['--mode', 'qat'], /--mode qat: unknown mode \(expected dynamic or static\)/],
       [['--format', 'tflite'], /--format tflite: unknown format/],
       [['--op-types', 'MatMul,Conv'], /--op-types Conv: no quantization rule/],
       [['--symmetric', '--asymmetric'], /mutually exclusive/],
@@ -173,5 +188,43 @@ describe('distillery quantize (CLI)', () => {
       expect(r.stderr).toMatch(problem);
       expect(existsSync(out)).toBe(false);
     }
+  });
+});
+
+describe('distillery quantize --min-sqnr / --node-report (accuracy guard)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quantize-guard-cli-'));
+  const model = join(dir, 'outlier.onnx');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(async () => {
+    await saveModel(outlierModel(), model);
+  });
+
+  it('reverts the crushed layer, reports it, writes a valid model', async () => {
+    const out = join(dir, 'guarded.onnx');
+    const r = await cli('quantize', model, '-o', out, '--min-sqnr', '30', '--node-report');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Accuracy guard \(output SQNR \(dB\), min 30 dB\): .* with all 3 nodes int8 -> .*: met/);
+    expect(r.stdout).toMatch(/Reverted to float \(1\)\s+node\s+op.*\n-+.*\nfc2\s+MatMul/);
+    expect(r.stdout).toMatch(/2 of 3 nodes stay int8/);
+    expect(r.stdout).toMatch(/Per-node error on 8 seeded sample inputs, worst first\s+node.*\n-+.*\nfc2\s+MatMul\s+fc2_out/);
+    const written = await loadModel(out);
+    expect(checkModel(written)).toEqual([]);
+    await (await openSession(out)).session.release();
+    const json = await cli('quantize', model, '-o', out, '--force', '--min-sqnr', '30', '--json');
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ written: true, guard: { met: true, int8Nodes: 2, reverted: [{ node: 'fc2', opType: 'MatMul' }] } });
+  });
+
+  it('a budget met only with every node in float: exit 3, nothing written', async () => {
+    const out = join(dir, 'never.onnx');
+    const r = await cli('quantize', model, '-o', out, '--min-sqnr', '1000');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/the budget \(min 1000 dB\) is met only with all 3 nodes back in float; nothing written/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--eval-data without a guard or report is an error; --max-drop needs --eval-data', async () => {
+    expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--eval-data', 'x.tsv')).stderr).toMatch(/--eval-data and --samples go with/);
+    expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--max-drop', '1')).stderr).toMatch(/--max-drop needs --eval-data/);
   });
 });

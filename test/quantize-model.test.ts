@@ -7,6 +7,7 @@ import {
   encodeModel,
   GraphBuilder,
   makeTensor,
+  opsetVersion,
   tensorDims,
   tensorToArray,
   type ModelProto,
@@ -143,8 +144,8 @@ describe('quantizeModel on a builder BERT (Embedding(1000, 64), 2 layers)', () =
   });
 
   it('rejects options it does not support, clearly', () => {
-    expect(() => quantizeModel(fp32, { bits: 4 })).toThrow(/--bits 4 is not supported yet/);
-    expect(() => quantizeModel(fp32, { mode: 'static' })).toThrow(/--mode static is not supported yet/);
+    expect(() => quantizeModel(fp32, { bits: 5 })).toThrow(/--bits 5: expected 4 or 8/);
+    expect(() => quantizeModel(fp32, { mode: 'static' })).toThrow(/--mode static is asynchronous \(calibration runs the model\): use quantizeModelStatic/);
     expect(() => quantizeModel(fp32, { format: 'onnx' })).toThrow(/--format onnx: unknown format \(expected ms, qoperator, qdq\)/);
     expect(() => quantizeModel(fp32, { weightType: 'int4' })).toThrow(/--weight-type int4/);
     expect(() => quantizeModel(fp32, { opTypes: ['Conv'] })).toThrow(/--op-types Conv: no quantization rule.*MatMul, Gemm, Gather/);
@@ -292,13 +293,19 @@ describe('quantizeModel edge cases on hand-built graphs', () => {
     expect(() => quantizeModel(m, {}, { label: 'bad.onnx' })).toThrow(/^bad\.onnx: tensor enc\.bad_weight: holds NaN at flat index 100/);
   });
 
-  it('per-channel DequantizeLinear needs opset 13: skipped with the reason on older models', () => {
+  it('per-channel DequantizeLinear needs opset 13: an older model is converted up first', () => {
     const m = matmulGraph((b, x) => {
       const w = b.initializer('W', randomMatrix(rng, 64 * 64), [64, 64]);
       b.node('MatMul', [x, w], { outputs: ['y'], name: 'mm' });
       b.output('y');
     }, 12);
-    expect(quantizeModel(m, { format: 'qdq', perChannel: true }).report.decisions[0]).toMatchObject({ status: 'skipped', reason: /opset >= 13/ });
-    expect(quantizeModel(m, { format: 'qoperator', perChannel: true }).report.tensors).toHaveLength(1);
+    const qdq = quantizeModel(m, { format: 'qdq', perChannel: true });
+    expect(qdq.report.decisions[0]).toMatchObject({ status: 'quantized' });
+    expect(qdq.report.preparation.opsetUpgrade).toMatchObject({ from: 12, to: 13 });
+    expect(opsetVersion(qdq.model)).toBe(13);
+    // MatMulInteger takes per-column zero points at opset 10: no conversion needed.
+    const qop = quantizeModel(m, { format: 'qoperator', perChannel: true });
+    expect(qop.report.tensors).toHaveLength(1);
+    expect(qop.report.preparation.opsetUpgrade).toBeNull();
   });
 });
