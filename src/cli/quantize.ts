@@ -40,6 +40,7 @@ interface QuantizeFlags {
   evalData?: string;
   fp16Target?: string;
   fp16Keep?: string;
+  fp16Io?: boolean;
   externalData?: boolean;
   force?: boolean;
   allowEmpty?: boolean;
@@ -48,6 +49,7 @@ interface QuantizeFlags {
   nodeReport?: boolean;
   samples?: string;
   tokenizer?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -86,6 +88,7 @@ export function register(program: Command): void {
     .option('--eval-data <file>', "labelled text (csv/tsv/jsonl, as eval reads it): with --dtype each file's accuracy against the fp32 model; with --max-drop, --min-sqnr, --node-report what the guard and the node errors are measured on")
     .option('--fp16-target <target>', `fp16/q4f16: cpu = float16 compute only where onnxruntime 1.30's CPU provider has float16 kernels (default), any = every op but an accuracy block list (WebGPU, CUDA)`)
     .option('--fp16-keep <ops>', 'fp16/q4f16: more op types to keep in float32 (comma-separated)')
+    .option('--fp16-io', 'fp16/q4f16: float graph inputs and outputs in float16 too (default: float32, Casts at the edges)')
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
     .option('-f, --force', 'overwrite an existing output')
@@ -95,6 +98,7 @@ export function register(program: Command): void {
     .option('--node-report', "measure each quantized node's output SQNR (alone, and in the quantized model) on sample inputs")
     .option('--samples <n>', 'inputs the node errors are measured on: rows of --eval-data (default 64) or seeded sample inputs (default 8)')
     .option('--tokenizer <path>', 'tokenizer file or folder for --eval-data (default: the one next to the model)')
+    .option('--threads <n>', 'threads quantizing large weights (worker threads; default 1: more was slower on a loaded machine, measure yours)', '1')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
@@ -102,6 +106,7 @@ export function register(program: Command): void {
       if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
       if (flags.mode !== 'static' && flags.calibrate) throw new UserError('--calibrate applies to --mode static only');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
+      if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined || flags.fp16Io) throw new UserError('--fp16-target, --fp16-keep and --fp16-io go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
       const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
@@ -136,6 +141,7 @@ export function register(program: Command): void {
         externalData: flags.externalData ? true : ('auto' as const),
         force: flags.force,
         allowEmpty: flags.allowEmpty,
+        threads: parseInteger(flags.threads ?? '1', '--threads'),
       };
       const guarded = flags.maxDrop !== undefined || flags.minSqnr !== undefined || flags.nodeReport;
       if (!guarded && (flags.evalData !== undefined || flags.samples !== undefined)) {
@@ -330,9 +336,14 @@ async function writeDtypes(model: string, flags: QuantizeFlags): Promise<void> {
     accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
     fp16Target: flags.fp16Target as 'cpu' | 'any' | undefined,
     fp16Keep: flags.fp16Keep === undefined ? undefined : parseList(flags.fp16Keep),
+    fp16Io: flags.fp16Io,
     force: flags.force,
   };
   if (flags.bits !== undefined) throw new UserError('--bits does not combine with --dtype (q4 and q4f16 are the 4-bit dtypes)');
+  const { fp16Targets } = await import('../quantize/fp16/convert.js');
+  if (flags.fp16Target !== undefined && !(fp16Targets as readonly string[]).includes(flags.fp16Target)) {
+    throw new UserError(`--fp16-target ${flags.fp16Target}: expected ${fp16Targets.join(' or ')}`);
+  }
   const spin = spinner(`writing ${dtypes.join(', ')}`, { quiet: flags.json });
   spin.start();
   try {

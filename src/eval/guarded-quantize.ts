@@ -71,7 +71,8 @@ export class BudgetNotMetError extends UserError {
  * quantizeFile does. A missed budget writes nothing and throws BudgetNotMetError.
  */
 export async function guardedQuantizeFile(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
-  const { force, allowEmpty, externalData, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
+  // threads: the guard's models are in memory (no external weights to split across workers).
+  const { force, allowEmpty, externalData, threads: _threads, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
   if (maxDrop !== undefined && !(maxDrop >= 0)) throw new UserError(`--max-drop ${maxDrop}: expected a non-negative number of points`);
   if (maxDrop !== undefined && !evalData) throw new UserError('--max-drop needs --eval-data <file> (labelled text to measure the accuracy drop on)');
   if (minSqnr !== undefined && !Number.isFinite(minSqnr)) throw new UserError(`--min-sqnr ${minSqnr}: expected a number of dB`);

@@ -38,7 +38,8 @@ import {
 } from './rule.js';
 import { tensorFloatSource } from './float-source.js';
 import { prepareForQuantization } from './prepare/prepare.js';
-import { quantizeWeight, transpose2d } from './weights.js';
+import type { QuantSpec } from './qparams.js';
+import { quantizeWeight, transpose2d, type QuantizedWeight } from './weights.js';
 
 export interface QuantizeResult {
   model: ModelProto;
@@ -50,7 +51,12 @@ export interface QuantizeSource {
   label?: string;
   /** Directory external-data tensors resolve against (models from loadModelLazy keep weights on disk). */
   baseDir?: string;
+  /** Quantizes one weight (default: quantizeWeight on the tensor's values); parallel.ts supplies results computed in worker threads. */
+  weightQuantizer?: WeightQuantizer;
 }
+
+/** How the driver turns one float weight into int8: `tensor` is the float TensorProto (maybe external data). */
+export type WeightQuantizer = (name: string, tensor: TensorProto, dims: number[], spec: QuantSpec, axis: number | undefined) => QuantizedWeight;
 
 /**
  * Quantizes a model in memory. The input model is not modified: the result shares the
@@ -67,7 +73,7 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions = {}, 
   const nodes = graph.node ?? [];
   checkNodeNames(label, nodes, opts);
 
-  const session = new QuantizeSession(model, graph, opts, label, source.baseDir);
+  const session = new QuantizeSession(model, graph, opts, label, source.baseDir, source.weightQuantizer);
   const decisions: Array<NodeDecision | undefined> = [];
   const plans = new Map<number, RulePlan>();
   const labels = nodes.map((n, i) => n.name || `${n.opType}#${i}`);
@@ -179,6 +185,7 @@ class QuantizeSession implements PlanContext, RewriteContext {
     readonly options: ResolvedQuantizeOptions,
     private readonly label: string,
     private readonly baseDir: string | undefined,
+    private readonly weightQuantizer: WeightQuantizer | undefined,
   ) {
     this.opset = opsetVersion(model, '') ?? 1;
     this.names = new NameAllocator(graph);
@@ -254,7 +261,10 @@ class QuantizeSession implements PlanContext, RewriteContext {
     const axis = o.perChannel ? request.channelAxis : undefined;
     let q;
     try {
-      q = quantizeWeight(name, tensorFloatSource(tensor, this.baseDir, this.label), dims, { type: o.weightType, symmetric: o.symmetric, reduceRange: o.reduceRange }, axis);
+      const spec = { type: o.weightType, symmetric: o.symmetric, reduceRange: o.reduceRange };
+      q = this.weightQuantizer
+        ? this.weightQuantizer(name, tensor, dims, spec, axis)
+        : quantizeWeight(name, tensorFloatSource(tensor, this.baseDir, this.label), dims, spec, axis);
     } catch (e) {
       if (e instanceof UserError) throw new UserError(`${this.label}: ${e.message}`);
       throw e;
