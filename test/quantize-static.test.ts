@@ -9,6 +9,7 @@ import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel, 
 import { HISTOGRAM_BINS, HistogramStats, MinMaxStats } from '../src/quantize/calibrate/collector.js';
 import { tensorFileLine } from '../src/quantize/calibrate/data.js';
 import { entropyThreshold, percentileThreshold, tensorRange } from '../src/quantize/calibrate/ranges.js';
+import { quantizeModel } from '../src/quantize/driver.js';
 import { quantizeModelStatic } from '../src/quantize/static/driver.js';
 import { ort } from '../src/runtime/session.js';
 import { bertFeeds, runModel, smallBertModel, sqnrDb } from './quantize-fixtures.js';
@@ -147,6 +148,21 @@ describe('quantize --mode static (conv nets)', () => {
     expect(r.ratio).toBeLessThanOrEqual(0.3);
     expect(r.sqnr).toBeGreaterThanOrEqual(25);
     expect(r.model.graph!.node!.map((n) => n.opType)).not.toContain('Upsample');
+  });
+});
+
+describe('quantize --op-types Conv (dynamic)', () => {
+  it('ConvInteger per tensor with uint8 weights; int8 or per-channel weights are skipped with the reason', async () => {
+    const fp32 = buildResNetLike();
+    const { model, report } = quantizeModel(fp32, { opTypes: ['Conv'], weightType: 'uint8' });
+    expect(checkModel(model)).toEqual([]);
+    expect(report.decisions.filter((d) => d.status === 'quantized')).toHaveLength(7);
+    expect(model.graph!.node!.map((n) => n.opType)).toContain('ConvInteger');
+    const test = images(5, 2);
+    expect(sqnrDb(await runModel(fp32, test), await runModel(model, test))).toBeGreaterThanOrEqual(25);
+    expect(encodeModel(model).length / encodeModel(fp32).length).toBeLessThanOrEqual(0.3);
+    expect(quantizeModel(fp32, { opTypes: ['Conv'] }).report.decisions[1]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/ConvInteger takes uint8 weights only/) });
+    expect(quantizeModel(fp32, { opTypes: ['Conv'], weightType: 'uint8', perChannel: true }).report.decisions[1]).toMatchObject({ reason: expect.stringMatching(/ConvInteger is per-tensor only/) });
   });
 });
 
