@@ -141,7 +141,7 @@ describe('quantize --mode static (conv nets)', () => {
     expect(r.report.calibration!.qoperatorNodes).toBeGreaterThan(0);
   });
 
-  it('opset-9 variant with weights in Constant nodes (Upsample, attribute Clip era): converted up, then quantized', async () => {
+  it('opset-9 variant with weights in Constant nodes (Upsample): converted up, then quantized', async () => {
     const fp32 = buildMobileNetLike({ opset: 9, constantNodes: true });
     const r = await check(fp32, { format: 'qdq' });
     expect(r.report.preparation.opsetUpgrade?.to).toBeGreaterThanOrEqual(13); // per-channel DequantizeLinear
