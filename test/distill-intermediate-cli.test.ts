@@ -102,6 +102,16 @@ describe('distill --hidden-loss / --attention-loss', () => {
     expect(r.stdout).toMatch(/^majority class +\d+\.\d\d % +always "positive"$/m);
   });
 
+  it("maps a derived student's layers to the teacher blocks they were copied from", async () => {
+    const out = join(dir, 's4', 'model.onnx');
+    const args = base(out).filter((a, i, all) => a !== '--student-config' && all[i - 1] !== '--student-config');
+    const r = await cli([...args, '--student-layers', '1', '--hidden-loss', 'cosine', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.intermediate.layerMap).toEqual(result.derivedStudent.keptLayers);
+    expect(result.intermediate.losses).not.toMatch(/projection/);
+  });
+
   it('refuses a layer map naming a layer the teacher does not have (exit 2, one line)', async () => {
     const r = await cli([...base(join(dir, 's3', 'model.onnx')), '--hidden-loss', 'cosine', '--layer-map', '5']);
     expect(r.code).toBe(2);

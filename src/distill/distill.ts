@@ -224,7 +224,14 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const teacherSeconds = (performance.now() - t0) / 1000;
 
   // Hidden states / attention: the teacher runs on each training batch with extra outputs.
-  const iplan = planIntermediate(student, teacherModel, intermediateOptions, feedPlanOf(student, 'student').find((e) => e.source === 'attention_mask')?.name);
+  // A derived student's layers learn from the teacher blocks they were copied from.
+  const layerMap = intermediateOptions.layerMap ?? derived?.keptLayers;
+  const iplan = planIntermediate(
+    student,
+    teacherModel,
+    { ...intermediateOptions, ...(layerMap ? { layerMap } : {}) },
+    feedPlanOf(student, 'student').find((e) => e.source === 'attention_mask')?.name,
+  );
   let teacherIntermediates: TeacherIntermediates | undefined;
   if (iplan) {
     if (!sameTokenizer) throw new UserError('--hidden-loss / --attention-loss need the student to use the teacher\'s tokenizer (the positions must line up)');

@@ -160,7 +160,7 @@ export const distillFields = {
   attentionWeight: num('--attention-weight <w>', 'weight of the attention loss', 1, (x) => x >= 0, 'a number >= 0'),
   layerMap: {
     flag: '--layer-map <layers>',
-    help: 'teacher layer (0-based) each student layer learns from, comma-separated (default: uniform, student layer i <- teacher layer round((i+1) L_t / L_s) - 1)',
+    help: 'teacher layer (0-based) each student layer learns from, comma-separated (default: a derived student\'s own blocks, else uniform: student layer i <- teacher layer round((i+1) L_t / L_s) - 1)',
     default: undefined,
     parse: (text: string) => {
       const layers = text.split(',').map((x) => Number(x.trim()));
