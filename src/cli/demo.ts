@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--epochs <n>', 'distillation epochs (default: 3, or 1 with --quick)', positiveInt('--epochs'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', positiveInt('--threads'))
     .option('--seed <n>', 'seed of the student initialisation and batch order', nonNegativeInt('--seed'), 0)
-    .option('--min-retention <r>', 'exit with code 3 when student or student-int8 keep less than this fraction of the teacher accuracy', number('--min-retention'))
+    .option('--min-retention <r>', 'exit with code 3 when student or student-int8 keep less than this fraction of the teacher accuracy on the test split', number('--min-retention'))
     .option('--max-int8-ratio <r>', 'exit with code 3 when student-int8 is bigger than this fraction of the fp32 student', number('--max-int8-ratio'))
     .option('--force', 'write into a non-empty --out-dir')
     .option('--json', 'print the result (report.json) on stdout')
@@ -79,10 +79,11 @@ function gateFailures(r: DemoResult, flags: DemoFlags): string[] {
 
 export function formatDemo(r: DemoResult): string {
   const table = formatTable(
-    ['model', 'accuracy', 'retention', 'size', 'parameters', 'p50 (batch 1)', 'throughput', 'speed-up'],
+    ['model', 'test acc.', 'val. acc.', 'retention', 'size', 'parameters', 'p50 (batch 1)', 'throughput', 'speed-up'],
     r.rows.map((m) => [
       m.name,
       `${(m.accuracy * 100).toFixed(2)} %`,
+      m.validationAccuracy === undefined ? '-' : `${(m.validationAccuracy * 100).toFixed(2)} %`,
       m.retention === null ? '-' : m.retention.toFixed(3),
       formatBytes(m.sizeBytes),
       m.parameters.toLocaleString('en-US'),
@@ -90,7 +91,11 @@ export function formatDemo(r: DemoResult): string {
       `${m.throughput.toFixed(0)}/s`,
       m.speedup === null ? '-' : `${m.speedup.toFixed(2)}x`,
     ]),
-    { title: `distillery demo: SpamAssassin, ${r.eval.data.examples} validation e-mails` },
+    {
+      title:
+        `distillery demo: SpamAssassin, accuracy and retention on ${r.eval.data.examples} held-out test e-mails ` +
+        `(val. acc.: the ${r.validationEval.data.examples} validation e-mails that selected the student)`,
+    },
   );
   return [
     table,
