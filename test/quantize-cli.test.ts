@@ -125,9 +125,9 @@ describe('distillery quantize (CLI)', () => {
     rmSync(future);
   });
 
-  it('model with no quantizable op: warns, writes nothing unless --force', async () => {
+  it('model with no quantizable op: an error (exit 2), writes nothing unless --force', async () => {
     const out = join(dir, 'relu-int8.onnx');
-    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no quantizable op .*nothing written \(--force writes it anyway\)/, out);
+    await expectBadInput(['quantize', noOps, '-o', out], noOps, /^error: .*no quantizable op .*nothing written \(--force writes it anyway\)/, out);
     const forced = await cli('quantize', noOps, '-o', out, '--force');
     expect(forced.code).toBe(0);
     expect(existsSync(out)).toBe(true);
@@ -145,9 +145,18 @@ describe('distillery quantize (CLI)', () => {
     await expectBadInput(['quantize', model, '-o', out, '--include-nodes', 'Gathr_2'], model, /--include-nodes: no node named "Gathr_2"; nearest: "Gather_2"/, out);
   });
 
+  it('a missing output directory is created (as distill does), and removed again when quantize fails', async () => {
+    const out = join(dir, 'new-dir', 'deeper', 'o6.onnx');
+    const ok = await cli('quantize', model, '-o', out);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    rmSync(join(dir, 'new-dir'), { recursive: true });
+    const failing = join(dir, 'never-made', 'deeper', 'o6.onnx');
+    await expectBadInput(['quantize', noOps, '-o', failing], noOps, /no quantizable op/, failing);
+    expect(existsSync(join(dir, 'never-made'))).toBe(false);
+  });
+
   it('unwritable output directory', async () => {
-    const out = join(dir, 'no-such-dir', 'o6.onnx');
-    await expectBadInput(['quantize', model, '-o', out], out, /output directory .* does not exist/, out);
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'x');
     await expectBadInput(['quantize', model, '-o', join(file, 'o7.onnx')], file, /is not a directory/, join(file, 'o7.onnx'));

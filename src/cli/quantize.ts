@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { ExitCode, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
 import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
 import { defaultOpTypes, quantFormats } from '../quantize/options.js';
 import { skippedDecisions } from '../quantize/report.js';
-import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
+import { formatBytes, formatTable, printJson, spinner, type Cell } from './output.js';
 
 interface QuantizeFlags {
   output: string;
@@ -74,12 +74,8 @@ export function register(program: Command): void {
         });
       } catch (e) {
         spin.stop();
-        if (e instanceof NothingToQuantizeError) {
-          if (flags.json) printJson({ schema: quantizeJsonSchema, written: false, message: e.message, report: e.report });
-          warn(e.message);
-          process.exitCode = ExitCode.badInput;
-          return;
-        }
+        // Nothing to quantize (an int8 model, no MatMul/Gemm) is bad input like any other: exit 2, one error line.
+        if (e instanceof NothingToQuantizeError && flags.json) printJson({ schema: quantizeJsonSchema, written: false, message: e.message, report: e.report });
         throw e;
       }
       spin.stop();

@@ -1,7 +1,9 @@
-import { constants, copyFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
+import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, prepareOutputDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
+import { writeFileAtomic } from '../onnx/io.js';
 import { quantizeModel } from './driver.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
@@ -30,8 +32,21 @@ export class NothingToQuantizeError extends UserError {
  * before doing any work. Returns the report with file sizes.
  */
 export async function quantizeFile(inPath: string, outPath: string, options: QuantizeFileOptions = {}): Promise<QuantizeReport> {
+  // A missing output folder is created (as distill does) and removed again if nothing lands in it.
+  const removeCreatedDirs = await prepareOutputDir(outPath);
+  try {
+    return await quantizeInto(inPath, outPath, options);
+  } catch (e) {
+    await removeCreatedDirs();
+    throw e;
+  }
+}
+
+async function quantizeInto(inPath: string, outPath: string, options: QuantizeFileOptions): Promise<QuantizeReport> {
   const { force, externalData, ...quantizeOptions } = options;
   await checkOutputPath(outPath, { force, inputs: [inPath] });
+  // Before any work: a different config/tokenizer already next to the output is refused unless forced.
+  const companions = await planCompanionFiles(inPath, outPath, force ?? false);
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
@@ -42,42 +57,70 @@ export async function quantizeFile(inPath: string, outPath: string, options: Qua
       .slice(0, 3)
       .map((r) => `${r.count}x ${r.reason}`)
       .join('; ');
+    const int8 = skipReasonCounts(report).filter((r) => /weight is u?int8/.test(r.reason)).reduce((n, r) => n + r.count, 0);
+    const already = int8 ? ` already quantized (${int8} weight${int8 === 1 ? ' is' : 's are'} 8-bit):` : '';
     throw new NothingToQuantizeError(
-      `${inPath}: no quantizable op (${report.options.opTypes.join('/')})${reasons ? `: ${reasons}` : ''}; nothing written (--force writes it anyway)`,
+      `${inPath}:${already} no quantizable op (${report.options.opTypes.join('/')})${reasons ? `: ${reasons}` : ''}; nothing written (--force writes it anyway)`,
       report,
     );
   }
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
-  const companions = await copyCompanionFiles(inPath, saved.path);
-  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions };
+  await writeCompanionFiles(companions);
+  report.files = {
+    input: inPath,
+    output: saved.path,
+    bytesBefore,
+    bytesAfter,
+    ratio: bytesAfter / bytesBefore,
+    companions: companions.filter((c) => c.action !== 'same').map((c) => c.to),
+  };
   return report;
 }
 
 /** What eval, bench and distill read next to a model: its config and tokenizer. */
 export const companionFileNames = ['config.json', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
 
+interface CompanionFile {
+  to: string;
+  bytes: Buffer;
+  /** copy: not there yet; same: identical file already there; replace: a different file, --force given. */
+  action: 'copy' | 'same' | 'replace';
+}
+
 /**
- * Copies the input model's config and tokenizer files next to the output (when it is written to
- * another folder), so the quantized model can be evaluated and benchmarked as it is. Files
- * already there are left alone. Returns the files copied.
+ * The input model's config and tokenizer files to write next to the output (when it goes to
+ * another folder), so the quantized model can be evaluated and benchmarked as it is. A
+ * different file of the same name already there belongs to another model: refused without
+ * `force` (eval would silently read the wrong labels or vocabulary), replaced with it.
  */
-async function copyCompanionFiles(inPath: string, outPath: string): Promise<string[]> {
+async function planCompanionFiles(inPath: string, outPath: string, force: boolean): Promise<CompanionFile[]> {
   const from = dirname(resolve(inPath));
   const to = dirname(resolve(outPath));
   if (from === to) return [];
-  const copied: string[] = [];
+  const plan: CompanionFile[] = [];
   for (const name of companionFileNames) {
-    try {
-      await copyFile(join(from, name), join(to, name), constants.COPYFILE_EXCL);
-      copied.push(join(to, name));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'EEXIST') throw e;
+    const source = join(from, name);
+    if (!existsSync(source)) continue;
+    const bytes = await readFile(source);
+    const target = join(to, name);
+    const existing = await readFile(target).catch(() => undefined);
+    if (existing === undefined) plan.push({ to: target, bytes, action: 'copy' });
+    else if (existing.equals(bytes)) plan.push({ to: target, bytes, action: 'same' });
+    else if (force) plan.push({ to: target, bytes, action: 'replace' });
+    else {
+      throw new UserError(
+        `${target}: already exists and differs from ${source} (another model's file?); ` +
+          'quantize writes the input model\'s config and tokenizer next to its output: use --force to replace it, or another output folder',
+      );
     }
   }
-  return copied;
+  return plan;
+}
+
+async function writeCompanionFiles(plan: CompanionFile[]): Promise<void> {
+  for (const c of plan) if (c.action !== 'same') await writeFileAtomic(c.to, c.bytes);
 }
 
 /** The model file plus the external data files its tensors name (other than itself). */
