@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseThreads, threadsHelp } from './threads.js';
 import chalk from 'chalk';
 import type { DemoResult } from '../demo/pipeline.js';
 import { ExitCode } from '../errors.js';
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'where to write the student, its int8 version and the reports (default: ./distillery-demo/<time>)')
     .option('--quick', 'CI size: 1 epoch, fewer timing runs')
     .option('--epochs <n>', 'distillation epochs (default: 3, or 1 with --quick)', positiveInt('--epochs'))
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', positiveInt('--threads'))
+    .option('--threads <n>', threadsHelp, parseThreads)
     .option('--seed <n>', 'seed of the student initialisation and batch order', nonNegativeInt('--seed'), 0)
     .option('--min-retention <r>', 'exit with code 3 when student or student-int8 keep less than this fraction of the teacher accuracy on the test split', number('--min-retention'))
     .option('--max-int8-ratio <r>', 'exit with code 3 when student-int8 is bigger than this fraction of the fp32 student', number('--max-int8-ratio'))

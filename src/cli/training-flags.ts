@@ -2,6 +2,7 @@
  * Flags, progress line and summary shared by `distill` and `train` (same engine, same recipe).
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseThreads, threadsHelp } from './threads.js';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import type { DataSelection, TrainingEvent, TrainingRecipe, TrainingResult } from '../distill/options.js';
 import { parseDevice, type Device } from '../runtime/device.js';
@@ -74,7 +75,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--checkpoint-dir <dir>', 'checkpoints (default: <output without .onnx>.checkpoints next to the output)')
     .option('--log <path>', 'JSONL log of every step (default: <output>.log.jsonl)')
     .option('--bucket <n>', 'batches per length-sorted chunk for dynamic padding (0: plain random batches)', nonNegativeInt('--bucket'), 100)
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core); same seed + same threads = identical weights', positiveInt('--threads'))
+    .option('--threads <n>', `${threadsHelp}; same seed + same threads = identical weights`, parseThreads)
     .option('--device <device>', 'cpu, cuda or auto', parseDevice, 'cpu' as Device)
     .option('--max-length <n>', "longest input in tokens (default: the model's position table)", positiveInt('--max-length'))
     .option('--eval-batch-size <n>', 'examples per validation batch', positiveInt('--eval-batch-size'), 64)

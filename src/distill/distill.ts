@@ -16,13 +16,17 @@ import { openClassifier } from '../eval/classifier.js';
 import { argmaxRows } from '../eval/metrics.js';
 import { loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
 import { resolveLossSpec, resolveRecipe, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
-import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
+import { planOutputs, removingNewEmptyDirsOnFailure, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
 export async function distill(options: DistillOptions, events: TrainingEvents = () => {}): Promise<DistillResult> {
+  return removingNewEmptyDirsOnFailure(options.output, options.checkpointDir, () => distillInto(options, events));
+}
+
+async function distillInto(options: DistillOptions, events: TrainingEvents): Promise<DistillResult> {
   const startedAt = performance.now();
   const o = options;
   if (!o.teacher) throw new UserError('distill: give --teacher');
