@@ -33,8 +33,8 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/index.js';
-import { appendLoss, type LossSpec } from '../distill/losses.js';
-import { appendOptimizer, optimizerStateNames, resolveOptimizer, type OptimizerSpec, type ParamToUpdate, type ResolvedOptimizerSpec } from '../distill/optimizer.js';
+import { appendLoss, type LossSpec } from './loss-graph.js';
+import { appendOptimizer, optimizerStateNames, resolveOptimizer, type OptimizerSpec, type ParamToUpdate, type ResolvedOptimizerSpec } from './optimizer-graph.js';
 import type * as ort from 'onnxruntime-node';
 import { appendBackward } from './backward.js';
 import { GradEmitter } from './emit.js';
