@@ -23,6 +23,10 @@ export const ExitCode = {
   gateMinAccuracy: 3,
   /** `eval --max-drop` failed. */
   gateMaxDrop: 4,
+  /** `quantize --max-drop` / `--min-sqnr`: the accuracy budget cannot be met even with nodes reverted to float. */
+  accuracyBudget: 3,
+  /** `quantize` found nothing to quantize (and --allow-empty was not given). */
+  nothingQuantized: 6,
   /** Training diverged (NaN/Inf loss). */
   diverged: 5,
   /** Interrupted (Ctrl-C). */

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { DataType, encodeModel, GraphBuilder, saveModel } from '../src/onnx/index.js';
+import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel } from '../src/onnx/index.js';
+import { openSession } from '../src/runtime/session.js';
 import { smallBertModel } from './quantize-fixtures.js';
+import { outlierModel } from './quantize-prep-fixtures.js';
 
 const ansi = /\u001b\[[0-9;]*m/g;
 
@@ -125,11 +127,21 @@ describe('distillery quantize (CLI)', () => {
     rmSync(future);
   });
 
-  it('model with no quantizable op: an error (exit 2), writes nothing unless --force', async () => {
+  it('model with no quantizable op: says so, exit 6, writes nothing unless --allow-empty', async () => {
     const out = join(dir, 'relu-int8.onnx');
-    await expectBadInput(['quantize', noOps, '-o', out], noOps, /^error: .*no quantizable op .*nothing written \(--force writes it anyway\)/, out);
-    const forced = await cli('quantize', noOps, '-o', out, '--force');
-    expect(forced.code).toBe(0);
+    await expectBadInput(['quantize', noOps, '-o', out], noOps, /warning: .*no MatMul\/Gemm\/Gather node.*nothing written \(--allow-empty writes it anyway\)/, out);
+    const plain = await cli('quantize', noOps, '-o', out);
+    expect(plain.code).toBe(6);
+    const json = await cli('quantize', noOps, '-o', out, '--json');
+    expect(json.code).toBe(6);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ schema: 'onnx-distillery/quantize@1', written: false, quantizedNothing: true });
+    expect(existsSync(out)).toBe(false);
+    // --force alone only overwrites; it does not turn an empty run into a success.
+    expect((await cli('quantize', noOps, '-o', out, '--force')).code).toBe(6);
+    const allowed = await cli('quantize', noOps, '-o', out, '--allow-empty');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toMatch(/Quantized nothing .*--allow-empty/);
     expect(existsSync(out)).toBe(true);
     rmSync(out);
   });
@@ -152,7 +164,7 @@ describe('distillery quantize (CLI)', () => {
     expect(existsSync(out)).toBe(true);
     rmSync(join(dir, 'new-dir'), { recursive: true });
     const failing = join(dir, 'never-made', 'deeper', 'o6.onnx');
-    await expectBadInput(['quantize', noOps, '-o', failing], noOps, /no quantizable op/, failing);
+    expect((await cli('quantize', noOps, '-o', failing)).code).toBe(6);
     expect(existsSync(join(dir, 'never-made'))).toBe(false);
   });
 
@@ -182,5 +194,43 @@ describe('distillery quantize (CLI)', () => {
       expect(r.stderr).toMatch(problem);
       expect(existsSync(out)).toBe(false);
     }
+  });
+});
+
+describe('distillery quantize --min-sqnr / --node-report (accuracy guard)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quantize-guard-cli-'));
+  const model = join(dir, 'outlier.onnx');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(async () => {
+    await saveModel(outlierModel(), model);
+  });
+
+  it('reverts the crushed layer, reports it, writes a valid model', async () => {
+    const out = join(dir, 'guarded.onnx');
+    const r = await cli('quantize', model, '-o', out, '--min-sqnr', '30', '--node-report');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Accuracy guard \(output SQNR \(dB\), min 30 dB\): .* with all 3 nodes int8 -> .*: met/);
+    expect(r.stdout).toMatch(/Reverted to float \(1\)\s+node\s+op.*\n-+.*\nfc2\s+MatMul/);
+    expect(r.stdout).toMatch(/2 of 3 nodes stay int8/);
+    expect(r.stdout).toMatch(/Per-node error on 8 seeded sample inputs, worst first\s+node.*\n-+.*\nfc2\s+MatMul\s+fc2_out/);
+    const written = await loadModel(out);
+    expect(checkModel(written)).toEqual([]);
+    await (await openSession(out)).session.release();
+    const json = await cli('quantize', model, '-o', out, '--force', '--min-sqnr', '30', '--json');
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ written: true, guard: { met: true, int8Nodes: 2, reverted: [{ node: 'fc2', opType: 'MatMul' }] } });
+  });
+
+  it('a budget met only with every node in float: exit 3, nothing written', async () => {
+    const out = join(dir, 'never.onnx');
+    const r = await cli('quantize', model, '-o', out, '--min-sqnr', '1000');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/the budget \(min 1000 dB\) is met only with all 3 nodes back in float; nothing written/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--eval-data without a guard or report is an error; --max-drop needs --eval-data', async () => {
+    expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--eval-data', 'x.tsv')).stderr).toMatch(/--eval-data and --samples go with/);
+    expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--max-drop', '1')).stderr).toMatch(/--max-drop needs --eval-data/);
   });
 });

@@ -7,6 +7,7 @@ import {
   encodeModel,
   GraphBuilder,
   makeTensor,
+  opsetVersion,
   tensorDims,
   tensorToArray,
   type ModelProto,
@@ -292,13 +293,19 @@ describe('quantizeModel edge cases on hand-built graphs', () => {
     expect(() => quantizeModel(m, {}, { label: 'bad.onnx' })).toThrow(/^bad\.onnx: tensor enc\.bad_weight: holds NaN at flat index 100/);
   });
 
-  it('per-channel DequantizeLinear needs opset 13: skipped with the reason on older models', () => {
+  it('per-channel DequantizeLinear needs opset 13: an older model is converted up first', () => {
     const m = matmulGraph((b, x) => {
       const w = b.initializer('W', randomMatrix(rng, 64 * 64), [64, 64]);
       b.node('MatMul', [x, w], { outputs: ['y'], name: 'mm' });
       b.output('y');
     }, 12);
-    expect(quantizeModel(m, { format: 'qdq', perChannel: true }).report.decisions[0]).toMatchObject({ status: 'skipped', reason: /opset >= 13/ });
-    expect(quantizeModel(m, { format: 'qoperator', perChannel: true }).report.tensors).toHaveLength(1);
+    const qdq = quantizeModel(m, { format: 'qdq', perChannel: true });
+    expect(qdq.report.decisions[0]).toMatchObject({ status: 'quantized' });
+    expect(qdq.report.preparation.opsetUpgrade).toMatchObject({ from: 12, to: 13 });
+    expect(opsetVersion(qdq.model)).toBe(13);
+    // MatMulInteger takes per-column zero points at opset 10: no conversion needed.
+    const qop = quantizeModel(m, { format: 'qoperator', perChannel: true });
+    expect(qop.report.tensors).toHaveLength(1);
+    expect(qop.report.preparation.opsetUpgrade).toBeNull();
   });
 });

@@ -38,7 +38,8 @@ export function formatSummary(path: string, fileBytes: number, s: ModelSummary):
   lines.push(formatTable(['output', 'dtype', 'shape'], s.outputs.map((v) => [v.name, v.dtype, shapeText(v.shape)])));
   lines.push('');
   const bytes = Object.entries(s.initializerBytesByDtype).sort((a, b) => b[1] - a[1]).map(([d, n]) => `${d} ${formatBytes(n)}`);
-  lines.push(`Parameters: ${s.parameters.toLocaleString('en-US')} in ${s.initializers} initializers, ${formatBytes(s.initializerBytes)} (${bytes.join(', ') || 'none'})`);
+  const constants = s.constantNodes ? ` and ${s.constantNodes} Constant nodes (${formatBytes(s.constantNodeBytes)})` : '';
+  lines.push(`Parameters: ${s.parameters.toLocaleString('en-US')} in ${s.initializers} initializers, ${formatBytes(s.initializerBytes)} (${bytes.join(', ') || 'none'})${constants}`);
   lines.push(`Ops (${s.nodes} nodes): ${Object.entries(s.opHistogram).map(([op, n]) => `${op} ${n}`).join(', ')}`);
   if (Object.keys(s.metadata).length) lines.push(`Metadata: ${Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (s.functions.length) lines.push(`Functions: ${s.functions.join(', ')}`);

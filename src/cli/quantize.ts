@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
+import type { GuardedQuantizeResult } from '../eval/guarded-quantize.js';
 import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
 import { defaultOpTypes, quantFormats } from '../quantize/options.js';
 import { skippedDecisions } from '../quantize/report.js';
-import { formatBytes, formatTable, printJson, spinner, type Cell } from './output.js';
+import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
 interface QuantizeFlags {
   output: string;
@@ -22,6 +23,13 @@ interface QuantizeFlags {
   minElements: string;
   externalData?: boolean;
   force?: boolean;
+  allowEmpty?: boolean;
+  maxDrop?: string;
+  minSqnr?: string;
+  evalData?: string;
+  nodeReport?: boolean;
+  samples?: string;
+  tokenizer?: string;
   json?: boolean;
 }
 
@@ -47,7 +55,14 @@ export function register(program: Command): void {
     .option('--bits <n>', 'bits per weight (only 8 so far)', '8')
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
-    .option('-f, --force', 'overwrite an existing output; write the model even when nothing was quantized')
+    .option('-f, --force', 'overwrite an existing output')
+    .option('--allow-empty', 'write the model and exit 0 even when nothing was quantized (otherwise exit 6, nothing written)')
+    .option('--max-drop <points>', 'accuracy guard: the most accuracy (percentage points) the int8 model may lose on --eval-data; the most sensitive nodes go back to float until it holds (exit 3 when it cannot)')
+    .option('--min-sqnr <dB>', 'accuracy guard on tensor outputs: the least output SQNR against fp32 (on --eval-data rows, else seeded sample inputs)')
+    .option('--eval-data <file>', 'labelled text (csv/tsv/jsonl, as eval reads it) for --max-drop, --min-sqnr and --node-report')
+    .option('--node-report', "measure each quantized node's output SQNR (alone, and in the quantized model) on sample inputs")
+    .option('--samples <n>', 'inputs the node errors are measured on: rows of --eval-data (default 64) or seeded sample inputs (default 8)')
+    .option('--tokenizer <path>', 'tokenizer file or folder for --eval-data (default: the one next to the model)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
@@ -55,33 +70,97 @@ export function register(program: Command): void {
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
       const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
-      let report: QuantizeReport;
+      const options = {
+        mode: flags.mode,
+        format: flags.format,
+        weightType: flags.weightType,
+        symmetric: flags.symmetric ? true : flags.asymmetric ? false : undefined,
+        perChannel: flags.perChannel,
+        reduceRange: flags.reduceRange,
+        bits: parseInteger(flags.bits, '--bits'),
+        minElements: parseInteger(flags.minElements, '--min-elements'),
+        opTypes: parseList(flags.opTypes),
+        excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
+        includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
+        externalData: flags.externalData ? true : ('auto' as const),
+        force: flags.force,
+        allowEmpty: flags.allowEmpty,
+      };
+      const guarded = flags.maxDrop !== undefined || flags.minSqnr !== undefined || flags.nodeReport;
+      if (!guarded && (flags.evalData !== undefined || flags.samples !== undefined)) {
+        throw new UserError('--eval-data and --samples go with --max-drop, --min-sqnr or --node-report');
+      }
+      let result: GuardedQuantizeResult;
       try {
-        report = await quantizeFile(model, flags.output, {
-          mode: flags.mode,
-          format: flags.format,
-          weightType: flags.weightType,
-          symmetric: flags.symmetric ? true : flags.asymmetric ? false : undefined,
-          perChannel: flags.perChannel,
-          reduceRange: flags.reduceRange,
-          bits: parseInteger(flags.bits, '--bits'),
-          minElements: parseInteger(flags.minElements, '--min-elements'),
-          opTypes: parseList(flags.opTypes),
-          excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
-          includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
-          externalData: flags.externalData ? true : 'auto',
-          force: flags.force,
-        });
+        if (guarded) {
+          const { guardedQuantizeFile } = await import('../eval/guarded-quantize.js');
+          result = await guardedQuantizeFile(model, flags.output, {
+            ...options,
+            maxDrop: flags.maxDrop !== undefined ? parseNumber(flags.maxDrop, '--max-drop') : undefined,
+            minSqnr: flags.minSqnr !== undefined ? parseNumber(flags.minSqnr, '--min-sqnr') : undefined,
+            evalData: flags.evalData,
+            nodeReport: flags.nodeReport,
+            samples: flags.samples !== undefined ? parseInteger(flags.samples, '--samples') : undefined,
+            tokenizer: flags.tokenizer,
+            onProgress: (text) => (spin.text = text),
+          });
+        } else {
+          result = { report: await quantizeFile(model, flags.output, options) };
+        }
       } catch (e) {
         spin.stop();
-        // Nothing to quantize (an int8 model, no MatMul/Gemm) is bad input like any other: exit 2, one error line.
-        if (e instanceof NothingToQuantizeError && flags.json) printJson({ schema: quantizeJsonSchema, written: false, message: e.message, report: e.report });
+        if (e instanceof NothingToQuantizeError) {
+          if (flags.json) printJson({ schema: quantizeJsonSchema, written: false, quantizedNothing: true, message: e.message, report: e.report });
+          warn(e.message);
+          process.exitCode = ExitCode.nothingQuantized;
+          return;
+        }
+        if (e instanceof Error && e.name === 'BudgetNotMetError') {
+          const missed = (e as Error & { result: GuardedQuantizeResult }).result;
+          if (flags.json) printJson({ schema: quantizeJsonSchema, written: false, message: e.message, ...missed.report, guard: missed.guard, nodeErrors: missed.nodeErrors });
+          else process.stdout.write(formatGuard(missed) + '\n');
+          warn(e.message);
+          process.exitCode = ExitCode.accuracyBudget;
+          return;
+        }
         throw e;
       }
       spin.stop();
-      if (flags.json) printJson({ schema: quantizeJsonSchema, written: true, ...report });
-      else process.stdout.write(formatReport(report) + '\n');
+      const { report } = result;
+      if (flags.json) {
+        printJson({ schema: quantizeJsonSchema, written: true, quantizedNothing: report.tensors.length === 0, ...report, guard: result.guard, nodeErrors: result.nodeErrors, samples: result.samples });
+      } else {
+        const extra = formatGuard(result);
+        process.stdout.write(formatReport(report) + (extra ? `\n\n${extra}` : '') + '\n');
+      }
     });
+}
+
+/** The guard's outcome and the per-node error table, when they were asked for. */
+export function formatGuard(result: GuardedQuantizeResult): string {
+  const lines: string[] = [];
+  const g = result.guard;
+  if (g) {
+    const fmt = (v: number) => v.toFixed(2);
+    lines.push(`Accuracy guard (${g.metric}, ${g.budget}): ${fmt(g.initialValue)} with all ${g.candidateNodes} nodes int8 -> ${fmt(g.finalValue)}: ${g.met ? 'met' : 'NOT met'}`);
+    if (g.reverted.length) {
+      lines.push(formatTable(['node', 'op', 'own SQNR dB', `${g.metric} after`], g.reverted.map((r) => [r.node, r.opType, r.sqnrDb === null ? 'exact' : Number(r.sqnrDb.toFixed(1)), fmt(r.valueAfter)]), { title: `Reverted to float (${g.reverted.length})` }));
+    }
+    lines.push(`${g.int8Nodes} of ${g.candidateNodes} nodes stay int8; ${g.evaluations} candidate models measured`);
+  }
+  if (result.nodeErrors) {
+    if (lines.length) lines.push('');
+    const src = result.samples ? ` on ${result.samples.count} ${result.samples.source === 'eval-data' ? 'batches of --eval-data rows' : 'seeded sample inputs'}` : '';
+    const db = (v: number | null) => (v === null ? 'exact' : Number(v.toFixed(1)));
+    lines.push(formatTable(['node', 'op', 'output', 'own SQNR dB', 'in int8 model dB'], result.nodeErrors.map((e) => [e.node, e.opType, e.output, db(e.sqnrDb), db(e.cumulativeSqnrDb)]), { title: `Per-node error${src}, worst first` }));
+  }
+  return lines.join('\n');
+}
+
+function parseNumber(s: string, flag: string): number {
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag} ${s}: expected a number`);
+  return n;
 }
 
 function parseList(s: string): string[] {
@@ -103,14 +182,20 @@ const NOT_CONSTANT = /is not a constant \(computed at run time\)$/;
 export function formatReport(report: QuantizeReport): string {
   const o = report.options;
   const lines: string[] = [];
+  const prep = preparationLine(report);
+  if (prep) lines.push(prep, '');
   const style = `${o.mode}, ${o.format}, ${o.weightType} ${o.symmetric ? 'symmetric' : 'asymmetric'}${o.reduceRange ? ' 7-bit' : ''}, ${o.perChannel ? 'per-channel' : 'per-tensor'}`;
-  lines.push(
-    formatTable(
-      ['tensor', 'op', 'shape', 'scale', 'zero point', 'max abs err', 'SQNR dB'],
-      report.tensors.map(tensorRow),
-      { title: `Quantized ${report.tensors.length} tensors (${style})` },
-    ),
-  );
+  if (report.tensors.length === 0) {
+    lines.push(`Quantized nothing (${style}): the model was written without int8 weights (--allow-empty)`);
+  } else {
+    lines.push(
+      formatTable(
+        ['tensor', 'op', 'shape', 'scale', 'zero point', 'max abs err', 'SQNR dB'],
+        report.tensors.map(tensorRow),
+        { title: `Quantized ${report.tensors.length} tensors (${style})` },
+      ),
+    );
+  }
   const skipped = skippedDecisions(report);
   const notable = skipped.filter((d) => !NOT_CONSTANT.test(d.reason));
   const computed = skipped.length - notable.length;
@@ -132,6 +217,18 @@ export function formatReport(report: QuantizeReport): string {
     lines.push(`Tensor data: ${formatBytes(b.before)} -> ${formatBytes(b.after)} (${(b.after / b.before).toFixed(3)})`);
   }
   return lines.join('\n');
+}
+
+function preparationLine(report: QuantizeReport): string | undefined {
+  const p = report.preparation;
+  const parts: string[] = [];
+  if (p.constantsHoisted) parts.push(`${p.constantsHoisted} Constant nodes moved to initializers`);
+  if (p.opsetUpgrade) {
+    const rewritten = Object.entries(p.opsetUpgrade.rewritten).map(([op, n]) => `${n} ${op}`);
+    parts.push(`opset ${p.opsetUpgrade.from} -> ${p.opsetUpgrade.to}${rewritten.length ? ` (rewritten: ${rewritten.join(', ')})` : ''}`);
+  }
+  if (p.opsetRefusal) parts.push(p.opsetRefusal.message);
+  return parts.length ? `Prepared: ${parts.join('; ')}` : undefined;
 }
 
 function summarizeOps(decisions: Array<{ opType: string }>): string {

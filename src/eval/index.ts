@@ -3,3 +3,4 @@ export * from './metrics.js';
 export * from './classifier.js';
 export * from './evaluator.js';
 export * from './gates.js';
+export * from './guarded-quantize.js';

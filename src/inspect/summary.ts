@@ -1,11 +1,12 @@
 import { basename, resolve } from 'node:path';
 import {
+  constantNodeTensor,
   DataType,
-
   dtypeName,
   elementCount,
   modelBaseDir,
   modelStats,
+  tensorByteLength,
   tensorDims,
   tensorToArray,
   tensorToFloat32,
@@ -53,6 +54,10 @@ export interface ModelSummary {
   /** Elements of weight tensors (rank >= 1, float or int8), quantization scales and zero points excluded. */
   parameters: number;
   initializers: number;
+  /** Constant nodes in the main graph holding a tensor (paddle2onnx/tf2onnx keep weights there); their elements count as parameters. */
+  constantNodes: number;
+  /** Bytes of those Constant nodes' tensors. */
+  constantNodeBytes: number;
   initializerBytes: number;
   initializerBytesByDtype: Record<string, number>;
   /** int8/uint8 weights with their scale and zero point. Empty for a float model. */
@@ -107,7 +112,8 @@ export function inspectModel(model: ModelProto, opts: InspectOptions = {}): Mode
     };
   });
   let parameters = 0;
-  for (const t of g.initializer ?? []) {
+  const constants = (g.node ?? []).map(constantNodeTensor).filter((t): t is TensorProto => t !== undefined);
+  for (const t of [...(g.initializer ?? []), ...constants]) {
     const dims = tensorDims(t);
     const weightType = [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE, DataType.INT8, DataType.UINT8].includes(t.dataType as 1);
     if (dims.length > 0 && weightType && !quantParams.has(t.name ?? '')) parameters += elementCount(dims);
@@ -127,6 +133,8 @@ export function inspectModel(model: ModelProto, opts: InspectOptions = {}): Mode
     opHistogram: histogram,
     parameters,
     initializers: (g.initializer ?? []).length,
+    constantNodes: constants.length,
+    constantNodeBytes: constants.reduce((sum, t) => sum + tensorByteLength(t), 0),
     initializerBytes: stats.initializerBytes,
     initializerBytesByDtype: stats.initializerBytesByDtype,
     quantized,

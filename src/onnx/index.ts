@@ -8,3 +8,4 @@ export * from './check.js';
 export * from './io.js';
 export * from './lazy-load.js';
 export * from './stats.js';
+export * from './hoist-constants.js';

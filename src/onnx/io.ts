@@ -275,6 +275,17 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   }
 }
 
+/** Runs `write` with the output's folders created, removing the ones it created (still empty) when it fails. */
+export async function withOutputDir<T>(path: string, write: () => Promise<T>): Promise<T> {
+  const removeCreated = await prepareOutputDir(path);
+  try {
+    return await write();
+  } catch (e) {
+    await removeCreated();
+    throw e;
+  }
+}
+
 /**
  * Creates the output file's missing parent folders (as `mkdir -p`) and returns a function that
  * removes the ones it created if they are still empty: a command that fails leaves no empty

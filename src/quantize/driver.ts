@@ -34,6 +34,7 @@ import {
   type WeightRequest,
 } from './rule.js';
 import { tensorFloatSource } from './float-source.js';
+import { prepareForQuantization } from './prepare/prepare.js';
 import { quantizeWeight, transpose2d } from './weights.js';
 
 export interface QuantizeResult {
@@ -53,9 +54,10 @@ export interface QuantizeSource {
  * tensors and nodes it leaves unchanged and holds new ones for what it rewrote. Every node of
  * a selected op type gets a decision in the report (quantized, or skipped and why).
  */
-export function quantizeModel(model: ModelProto, options: QuantizeOptions = {}, source: QuantizeSource = {}): QuantizeResult {
+export function quantizeModel(input: ModelProto, options: QuantizeOptions = {}, source: QuantizeSource = {}): QuantizeResult {
   const label = source.label ?? 'model';
   const opts = resolveQuantizeOptions(options, supportedOpTypes);
+  const { model, report: preparation } = prepareForQuantization(input, opts);
   const graph = model.graph;
   if (!graph) throw new UserError(`${label}: model has no graph`);
   const nodes = graph.node ?? [];
@@ -116,6 +118,7 @@ export function quantizeModel(model: ModelProto, options: QuantizeOptions = {}, 
       decisions: decisions.filter((d): d is NodeDecision => d !== undefined),
       tensors: session.tensorReports(),
       initializerBytes: { before: tensorBytes(model), after: tensorBytes(quantized) },
+      preparation,
     },
   };
 }

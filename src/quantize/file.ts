@@ -1,27 +1,28 @@
 import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, prepareOutputDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
-import { writeFileAtomic } from '../onnx/io.js';
+import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, withOutputDir, writeFileAtomic, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
 
 export interface QuantizeFileOptions extends QuantizeOptions {
-  /** Overwrite an existing output; also write the model when nothing was quantized. */
+  /** Overwrite an existing output. */
   force?: boolean;
+  /** Write the model (prepared, otherwise unchanged) even when nothing was quantized. */
+  allowEmpty?: boolean;
   /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
   externalData?: boolean | 'auto';
 }
 
-/** Thrown when a model has nothing to quantize (and `force` is off): nothing is written. */
+/** Thrown when a model has nothing to quantize (and `allowEmpty` is off): nothing is written. Exit code 6. */
 export class NothingToQuantizeError extends UserError {
   constructor(
     message: string,
     readonly report: QuantizeReport,
   ) {
-    super(message);
+    super(message, ExitCode.nothingQuantized);
     this.name = 'NothingToQuantizeError';
   }
 }
@@ -33,17 +34,11 @@ export class NothingToQuantizeError extends UserError {
  */
 export async function quantizeFile(inPath: string, outPath: string, options: QuantizeFileOptions = {}): Promise<QuantizeReport> {
   // A missing output folder is created (as distill does) and removed again if nothing lands in it.
-  const removeCreatedDirs = await prepareOutputDir(outPath);
-  try {
-    return await quantizeInto(inPath, outPath, options);
-  } catch (e) {
-    await removeCreatedDirs();
-    throw e;
-  }
+  return withOutputDir(outPath, () => quantizeInto(inPath, outPath, options));
 }
 
 async function quantizeInto(inPath: string, outPath: string, options: QuantizeFileOptions): Promise<QuantizeReport> {
-  const { force, externalData, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, ...quantizeOptions } = options;
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Before any work: a different config/tokenizer already next to the output is refused unless forced.
   const companions = await planCompanionFiles(inPath, outPath, force ?? false);
@@ -52,37 +47,33 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const baseDir = modelBaseDir(inPath);
   const bytesBefore = await bytesOnDisk(inPath, model);
   const { model: quantized, report } = quantizeModel(model, quantizeOptions, { label: inPath, baseDir });
-  if (report.tensors.length === 0 && !force) {
-    const reasons = skipReasonCounts(report)
-      .slice(0, 3)
-      .map((r) => `${r.count}x ${r.reason}`)
-      .join('; ');
-    const int8 = skipReasonCounts(report).filter((r) => /weight is u?int8/.test(r.reason)).reduce((n, r) => n + r.count, 0);
-    const already = int8 ? ` already quantized (${int8} weight${int8 === 1 ? ' is' : 's are'} 8-bit):` : '';
-    throw new NothingToQuantizeError(
-      `${inPath}:${already} no quantizable op (${report.options.opTypes.join('/')})${reasons ? `: ${reasons}` : ''}; nothing written (--force writes it anyway)`,
-      report,
-    );
-  }
+  if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
   await writeCompanionFiles(companions);
-  report.files = {
-    input: inPath,
-    output: saved.path,
-    bytesBefore,
-    bytesAfter,
-    ratio: bytesAfter / bytesBefore,
-    companions: companions.filter((c) => c.action !== 'same').map((c) => c.to),
-  };
+  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions: writtenCompanions(companions) };
   return report;
+}
+
+/** One line: nothing was quantized, the most frequent reasons, and the op blocking an opset conversion. */
+export function nothingQuantizedMessage(label: string, report: QuantizeReport): string {
+  const reasons = skipReasonCounts(report)
+    .slice(0, 3)
+    .map((r) => `${r.count}x ${r.reason}`)
+    .join('; ');
+  const refusal = report.preparation.opsetRefusal ? `; ${report.preparation.opsetRefusal.message}` : '';
+  // An int8 model given again is the common case: say so first.
+  const int8 = skipReasonCounts(report).filter((r) => /weight is u?int(8|4)\b/.test(r.reason)).reduce((n, r) => n + r.count, 0);
+  const already = int8 ? `already quantized (${int8} weight${int8 === 1 ? ' is' : 's are'} stored as integers); ` : '';
+  const found = report.decisions.length ? `quantized 0 of ${report.decisions.length} ${report.options.opTypes.join('/')} nodes` : `no ${report.options.opTypes.join('/')} node`;
+  return `${label}: ${already}${found}${reasons ? `: ${reasons}` : ''}${refusal}; nothing written (--allow-empty writes it anyway)`;
 }
 
 /** What eval, bench and distill read next to a model: its config and tokenizer. */
 export const companionFileNames = ['config.json', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
 
-interface CompanionFile {
+export interface CompanionFile {
   to: string;
   bytes: Buffer;
   /** copy: not there yet; same: identical file already there; replace: a different file, --force given. */
@@ -95,7 +86,7 @@ interface CompanionFile {
  * different file of the same name already there belongs to another model: refused without
  * `force` (eval would silently read the wrong labels or vocabulary), replaced with it.
  */
-async function planCompanionFiles(inPath: string, outPath: string, force: boolean): Promise<CompanionFile[]> {
+export async function planCompanionFiles(inPath: string, outPath: string, force: boolean): Promise<CompanionFile[]> {
   const from = dirname(resolve(inPath));
   const to = dirname(resolve(outPath));
   if (from === to) return [];
@@ -112,19 +103,31 @@ async function planCompanionFiles(inPath: string, outPath: string, force: boolea
     else {
       throw new UserError(
         `${target}: already exists and differs from ${source} (another model's file?); ` +
-          'quantize writes the input model\'s config and tokenizer next to its output: use --force to replace it, or another output folder',
+          "quantize writes the input model's config and tokenizer next to its output: use --force to replace it, or another output folder",
       );
     }
   }
   return plan;
 }
 
-async function writeCompanionFiles(plan: CompanionFile[]): Promise<void> {
+export async function writeCompanionFiles(plan: CompanionFile[]): Promise<void> {
   for (const c of plan) if (c.action !== 'same') await writeFileAtomic(c.to, c.bytes);
 }
 
+/** The companion files a plan wrote (identical ones already there are not listed). */
+export function writtenCompanions(plan: CompanionFile[]): string[] {
+  return plan.filter((c) => c.action !== 'same').map((c) => c.to);
+}
+
+/** Plans and writes in one go (a scratch folder of our own); returns the files written. */
+export async function copyCompanionFiles(inPath: string, outPath: string, force = false): Promise<string[]> {
+  const plan = await planCompanionFiles(inPath, outPath, force);
+  await writeCompanionFiles(plan);
+  return writtenCompanions(plan);
+}
+
 /** The model file plus the external data files its tensors name (other than itself). */
-async function bytesOnDisk(path: string, model: ModelProto): Promise<number> {
+export async function bytesOnDisk(path: string, model: ModelProto): Promise<number> {
   const self = basename(resolve(path));
   const files = new Set<string>();
   for (const t of allTensors(model)) {

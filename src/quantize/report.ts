@@ -1,4 +1,5 @@
 import type { ResolvedQuantizeOptions } from './options.js';
+import type { PreparationReport } from './prepare/prepare.js';
 
 /** One weight stored quantized. */
 export interface QuantizedTensorReport {
@@ -35,6 +36,8 @@ export interface QuantizeReport {
   tensors: QuantizedTensorReport[];
   /** Bytes of tensor data in initializers and Constant nodes, before and after. */
   initializerBytes: { before: number; after: number };
+  /** Constant nodes hoisted and the opset conversion done (or refused) before quantizing. */
+  preparation: PreparationReport;
   /** Set by quantizeFile: bytes on disk (model file plus external data). */
   /** Sizes, and the config/tokenizer files copied next to the output. */
   files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };

@@ -1,0 +1,160 @@
+import { UserError } from '../../errors.js';
+import type { ModelProto, NodeProto } from '../../onnx/index.js';
+import { quantizeModel, type QuantizeResult } from '../driver.js';
+import { resolveQuantizeOptions, type QuantizeOptions } from '../options.js';
+import { supportedOpTypes } from '../ops/registry.js';
+import { prepareForQuantization } from '../prepare/prepare.js';
+import type { Feeds } from './feeds.js';
+import { measureNodeErrors, type NodeError } from './node-error.js';
+
+/**
+ * What the guard keeps within budget: a number measured on a candidate model (an accuracy drop
+ * in points, an output SQNR in dB) and whether it is within budget.
+ */
+export interface GuardMetric {
+  /** e.g. 'accuracy drop (points)', 'output SQNR (dB)'. */
+  readonly name: string;
+  /** The budget as the user gave it, for the report (e.g. 'max 0.1 points'). */
+  readonly budget: string;
+  measure(model: ModelProto): Promise<number>;
+  within(value: number): boolean;
+}
+
+export interface GuardOptions {
+  metric: GuardMetric;
+  /** Inputs the per-node errors are measured on (to rank nodes by how much error each adds). */
+  feeds: readonly Feeds[];
+  /** Stop after this many nodes reverted (default: all quantized nodes). */
+  maxReverts?: number;
+  onStep?: (step: GuardStep) => void;
+  /** Label for messages (the input file). */
+  label?: string;
+}
+
+export interface GuardStep {
+  /** Nodes back in float so far, in the order they were reverted. */
+  reverted: string[];
+  value: number;
+  within: boolean;
+}
+
+export interface RevertedNode {
+  node: string;
+  opType: string;
+  /** The node's own output SQNR (dB) when quantized alone: why it was chosen. */
+  sqnrDb: number | null;
+  /** The metric after putting it back to float (and every node before it). */
+  valueAfter: number;
+}
+
+export interface GuardReport {
+  metric: string;
+  budget: string;
+  /** The metric with every eligible node quantized. */
+  initialValue: number;
+  finalValue: number;
+  met: boolean;
+  reverted: RevertedNode[];
+  /** Quantized nodes of the final model. */
+  int8Nodes: number;
+  /** Nodes the first pass quantized. */
+  candidateNodes: number;
+  /** Candidate models measured (the first included). */
+  evaluations: number;
+  /** Per-node error ranking the reverts followed, worst first. */
+  ranking: NodeError[];
+}
+
+/**
+ * Quantizes within an accuracy budget: quantize every eligible node, measure; while over budget
+ * put back to float the node whose own quantization error is largest (measured: output SQNR of
+ * each node quantized alone on `feeds`), re-quantize with it excluded and measure again. Stops at
+ * the first model within budget, so only the nodes it must are reverted; when even the last
+ * candidate is over budget the report says `met: false` and the result is the best-effort model.
+ * The quantizer is called as a function with an exclude list, so it works for any mode it supports.
+ */
+export async function quantizeWithinBudget(input: ModelProto, options: QuantizeOptions, guard: GuardOptions): Promise<QuantizeResult & { guard: GuardReport }> {
+  const resolved = resolveQuantizeOptions(options, supportedOpTypes);
+  const model = namedNodes(prepareForQuantization(input, resolved).model);
+  const userExcluded = options.excludeNodes ?? [];
+  const quantize = (exclude: string[]) => quantizeModel(model, { ...options, excludeNodes: [...userExcluded, ...exclude] }, { label: guard.label });
+
+  let result = quantize([]);
+  let value = await guard.metric.measure(result.model);
+  const initialValue = value;
+  let evaluations = 1;
+  const candidates = result.report.decisions.filter((d) => d.status === 'quantized').map((d) => d.node);
+  guard.onStep?.({ reverted: [], value, within: guard.metric.within(value) });
+  const reverted: RevertedNode[] = [];
+  let ranking: NodeError[] = [];
+  if (!guard.metric.within(value) && candidates.length) {
+    if (guard.feeds.length === 0) throw new UserError(`${guard.label ?? 'model'}: the accuracy guard needs sample inputs to rank nodes`);
+    ranking = await measureNodeErrors(model, { ...options, excludeNodes: userExcluded }, guard.feeds);
+    const ranked = new Set(ranking.map((r) => r.node));
+    // Nodes the ranking could not measure alone (a weight shared with another node) go last.
+    const order = [...ranking, ...candidates.filter((c) => !ranked.has(c)).map((node) => ({ node, opType: '', sqnrDb: null }))];
+    const limit = Math.min(order.length, guard.maxReverts ?? Infinity);
+    const excluded: string[] = [];
+    for (let i = 0; i < limit && !guard.metric.within(value); i++) {
+      const next = order[i]!;
+      excluded.push(next.node);
+      result = quantize(excluded);
+      value = await guard.metric.measure(result.model);
+      evaluations++;
+      const opType = next.opType || result.report.decisions.find((d) => d.node === next.node)?.opType || '';
+      reverted.push({ node: next.node, opType, sqnrDb: next.sqnrDb, valueAfter: value });
+      guard.onStep?.({ reverted: [...excluded], value, within: guard.metric.within(value) });
+    }
+  }
+  // Say why in the decisions too: these nodes were not excluded by the user.
+  const why = new Map(reverted.map((r) => [r.node, r]));
+  result.report.decisions = result.report.decisions.map((d) => {
+    const r = why.get(d.node);
+    if (!r || d.status !== 'skipped') return d;
+    const own = r.sqnrDb === null ? '' : ` (own output SQNR ${r.sqnrDb.toFixed(1)} dB)`;
+    return { ...d, reason: `reverted to float by the accuracy guard${own}` };
+  });
+  const int8Nodes = result.report.decisions.filter((d) => d.status === 'quantized').length;
+  return {
+    ...result,
+    guard: {
+      metric: guard.metric.name,
+      budget: guard.metric.budget,
+      initialValue,
+      finalValue: value,
+      met: guard.metric.within(value),
+      reverted,
+      int8Nodes,
+      candidateNodes: candidates.length,
+      evaluations,
+      ranking,
+    },
+  };
+}
+
+/**
+ * The model with every node named (`<opType>_<index>` where the exporter left it blank), so
+ * include/exclude lists can address any node. Nodes keep their order and everything else.
+ */
+export function namedNodes(model: ModelProto): ModelProto {
+  const nodes = model.graph?.node ?? [];
+  if (nodes.every((n) => n.name)) return model;
+  const used = new Set(nodes.map((n) => n.name).filter(Boolean));
+  const named: NodeProto[] = nodes.map((n, i) => {
+    if (n.name) return n;
+    let name = `${n.opType}_${i}`;
+    for (let k = 1; used.has(name); k++) name = `${n.opType}_${i}_${k}`;
+    used.add(name);
+    return { ...n, name };
+  });
+  return { ...model, graph: { ...model.graph, node: named } };
+}
+
+/**
+ * The per-node error report on its own: each node the options would quantize, with its own and
+ * its cumulative output SQNR on `feeds`, worst first. Works on any model quantizeModel takes.
+ */
+export async function nodeErrorReport(input: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[]): Promise<NodeError[]> {
+  const resolved = resolveQuantizeOptions(options, supportedOpTypes);
+  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolved).model), options, feeds);
+}

@@ -1,0 +1,103 @@
+import { encodeModel, ensureOpset, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/index.js';
+import { openSession, type ort } from '../../runtime/session.js';
+import { quantizeModel } from '../driver.js';
+import type { QuantizeOptions } from '../options.js';
+import { sqnrDb } from '../qparams.js';
+import type { Feeds } from './feeds.js';
+
+/** Quantization error at one quantized node's output, fp32 against int8, over the sample inputs. */
+export interface NodeError {
+  node: string;
+  opType: string;
+  /** The value compared (the node's output, or the bias Add's output the ms format folds in). */
+  output: string;
+  /** SQNR (dB) of this node alone quantized, on the fp32 model's own inputs: its own error. null: exact. */
+  sqnrDb: number | null;
+  /** SQNR (dB) of the same value in the fully quantized model: its error plus everything upstream. null: exact. */
+  cumulativeSqnrDb: number | null;
+}
+
+/**
+ * Measures each quantized node's error. One probe graph holds the fp32 model and, beside it,
+ * each node's quantized replacement reading the fp32 activations (so each error is the node's
+ * own); a second run of the fully quantized model gives the accumulated error at the same
+ * values. `model` must be prepared (see prepareForQuantization) with every node named, and
+ * hold its weights in memory. Returns nodes worst first (lowest own SQNR).
+ */
+export async function measureNodeErrors(model: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[]): Promise<NodeError[]> {
+  const full = quantizeModel(model, options);
+  const quantized = full.report.decisions.filter((d) => d.status === 'quantized');
+  if (quantized.length === 0 || feeds.length === 0) return [];
+  const graph = model.graph!;
+  const baseNodes = new Set(graph.node ?? []);
+  const baseTensors = new Set(graph.initializer ?? []);
+  const baseValues = new Set<string>([...(graph.input ?? []).map((v) => v.name ?? ''), ...(graph.node ?? []).flatMap((n) => n.output ?? [])]);
+
+  const probeNodes: NodeProto[] = [...(graph.node ?? [])];
+  const probeTensors: TensorProto[] = [...(graph.initializer ?? [])];
+  const compared: Array<{ node: string; opType: string; output: string; alone: string }> = [];
+  let probe: ModelProto = { ...model };
+  quantized.forEach((d, k) => {
+    const single = quantizeModel(model, { ...options, includeNodes: [d.node], excludeNodes: [] });
+    const added = (single.model.graph!.node ?? []).filter((n) => !baseNodes.has(n));
+    const tensors = (single.model.graph!.initializer ?? []).filter((t) => !baseTensors.has(t));
+    const fresh = new Set<string>([...added.flatMap((n) => n.output ?? []), ...tensors.map((t) => t.name ?? '')]);
+    const rename = (name: string) => (fresh.has(name) ? `${name}__alone${k}` : name);
+    for (const n of added) {
+      probeNodes.push({ ...n, name: n.name ? `${n.name}__alone${k}` : n.name, input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) });
+      for (const o of n.output ?? []) if (baseValues.has(o)) compared.push({ node: d.node, opType: d.opType, output: o, alone: rename(o) });
+    }
+    probeTensors.push(...tensors.map((t) => ({ ...t, name: rename(t.name ?? '') })));
+    probe = { ...single.model };
+  });
+  const outputs = [...new Set(compared.flatMap((c) => [c.output, c.alone]))].map((name) => ({ name }));
+  const probeGraph: GraphProto = { ...graph, node: probeNodes, initializer: probeTensors, output: [...(graph.output ?? []), ...outputs] };
+  probe = { ...probe, graph: probeGraph, opsetImport: [...(probe.opsetImport ?? [])] };
+  for (const n of probeNodes) if (n.domain && n.domain !== 'ai.onnx') ensureOpset(probe, n.domain, 1);
+  const fullModel: ModelProto = { ...full.model, graph: { ...full.model.graph!, output: [...(full.model.graph!.output ?? []), ...compared.map((c) => ({ name: c.output }))] } };
+
+  const sums = compared.map(() => ({ signal: 0, alone: 0, cumulative: 0 }));
+  const probeSession = (await openSession(encodeModel(probe), { threads: 0, graphOptimizationLevel: 'disabled' })).session;
+  const fullSession = (await openSession(encodeModel(fullModel), { threads: 0 })).session;
+  try {
+    for (const f of feeds) {
+      const a = await probeSession.run(f);
+      const b = await fullSession.run(f, compared.map((c) => c.output));
+      compared.forEach((c, i) => {
+        const ref = floats(a[c.output]!);
+        const alone = floats(a[c.alone]!);
+        const cumulative = floats(b[c.output]!);
+        const s = sums[i]!;
+        for (let j = 0; j < ref.length; j++) {
+          const r = ref[j]!;
+          s.signal += r * r;
+          s.alone += (r - alone[j]!) ** 2;
+          s.cumulative += (r - cumulative[j]!) ** 2;
+        }
+      });
+    }
+  } finally {
+    await probeSession.release();
+    await fullSession.release();
+  }
+  const finite = (x: number) => (Number.isFinite(x) ? x : null);
+  const errors = compared.map((c, i) => ({
+    node: c.node,
+    opType: c.opType,
+    output: c.output,
+    sqnrDb: finite(sqnrDb(sums[i]!.signal, sums[i]!.alone)),
+    cumulativeSqnrDb: finite(sqnrDb(sums[i]!.signal, sums[i]!.cumulative)),
+  }));
+  // One row per node: a node writing two compared values keeps its worse one.
+  const byNode = new Map<string, NodeError>();
+  for (const e of errors) {
+    const seen = byNode.get(e.node);
+    if (!seen || (e.sqnrDb ?? Infinity) < (seen.sqnrDb ?? Infinity)) byNode.set(e.node, e);
+  }
+  return [...byNode.values()].sort((x, y) => (x.sqnrDb ?? Infinity) - (y.sqnrDb ?? Infinity));
+}
+
+function floats(t: ort.Tensor): Float32Array | Float64Array {
+  if (t.type === 'float32' || t.type === 'float64') return t.data as Float32Array | Float64Array;
+  throw new Error(`node report: value of type ${t.type} compared (expected float)`);
+}
