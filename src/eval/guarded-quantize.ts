@@ -11,6 +11,7 @@ import { loadModelTokenizer } from '../data/model-tokenizer.js';
 import { checkOutputPath, loadModel, saveModel, withOutputDir, type ModelProto } from '../onnx/index.js';
 import {
   copyCompanionFiles,
+  loadsInOnnxruntime,
   planCompanionFiles,
   writeCompanionFiles,
   writtenCompanions,
@@ -129,7 +130,7 @@ async function guardedQuantizeInto(inPath: string, outPath: string, options: Gua
       throw new BudgetNotMetError(`${inPath}: ${g.metric} ${formatValue(g.finalValue)}: the budget (${g.budget}) ${how}; nothing written`, result);
     }
     if (result.report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, result.report), result.report);
-    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
+    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });
     let bytesBefore = (await stat(inPath)).size;
     for (const f of externalFiles) bytesBefore += (await stat(f)).size;
     const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);

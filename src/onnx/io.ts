@@ -156,6 +156,11 @@ export interface SaveOptions {
   externalThreshold?: number;
   /** 'auto' moves tensor data out past this many bytes (default: protobuf's 2 GiB limit less 64 MiB). */
   autoExternalBytes?: number;
+  /**
+   * Runs on the written temporary file (its external data already in place) before it is
+   * renamed to `path`; throwing leaves nothing behind. quantize loads it in onnxruntime here.
+   */
+  verify?: (tmpPath: string) => Promise<void>;
 }
 
 export interface SavedModel {
@@ -227,6 +232,14 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
     const pieces = encodeModelPieces(model);
     writeFileSynced(tmpModel, pieces);
     if (tmpData && dataPath) await rename(tmpData, dataPath);
+    if (opts.verify) {
+      try {
+        await opts.verify(tmpModel);
+      } catch (e) {
+        if (dataPath) await rm(dataPath, { force: true });
+        throw e;
+      }
+    }
     await rename(tmpModel, out);
     return {
       path: out,

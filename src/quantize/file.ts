@@ -49,11 +49,29 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const { model: quantized, report } = quantizeModel(model, quantizeOptions, { label: inPath, baseDir });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
-  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
+  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
   await writeCompanionFiles(companions);
   report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions: writtenCompanions(companions) };
   return report;
+}
+
+/**
+ * The written model must load in onnxruntime before it is renamed into place: our checker knows
+ * the graph's structure, not every operator's schema (a corrupted op type or attribute).
+ */
+export function loadsInOnnxruntime(inPath: string): (tmpPath: string) => Promise<void> {
+  return async (tmpPath) => {
+    // Loaded here, not at start-up: quantize itself never needs onnxruntime otherwise.
+    const { openSession } = await import('../runtime/session.js');
+    try {
+      const { session } = await openSession(tmpPath, { threads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+      await session.release();
+    } catch (e) {
+      const reason = (e as Error).message.replace(/^.*onnxruntime cannot load this model: /, '');
+      throw new UserError(`${inPath}: onnxruntime refuses the quantized model (${reason}); nothing written. Does the input itself load (distillery eval or bench on it)?`);
+    }
+  };
 }
 
 /** One line: nothing was quantized, the most frequent reasons, and the op blocking an opset conversion. */
