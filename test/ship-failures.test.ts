@@ -215,3 +215,23 @@ describe('eval progress', () => {
     expect(seen.every((v, i) => i === 0 || v >= seen[i - 1]!)).toBe(true);
   });
 });
+
+describe('--device webgpu', () => {
+  it('is accepted by eval, bench and distill; without a GPU adapter it is one clear line, exit 2', async () => {
+    const out = join(dir, 'webgpu', 'student.onnx');
+    for (const args of [
+      ['eval', '--model', tinyBert, '--data', testData],
+      ['bench', tinyBert, '--seq-len', '16', '--iterations', '2', '--warmup', '1', '--no-isolate'],
+      ['distill', '--teacher', tinyBert, '--student-config', 'layers=1,hidden=16,heads=2,ffn=32', '--train', trainData, '-o', out, '--max-steps', '1', '--quiet'],
+    ]) {
+      const r = await cli(...args, '--device', 'webgpu');
+      if (r.code === 0) continue; // a machine with a WebGPU adapter runs it
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
+      // One error line; onnxruntime's native Dawn/Vulkan messages stay out of it.
+      expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('warning: ')), args[0]).toEqual([
+        'error: --device webgpu: onnxruntime found no WebGPU adapter on this machine ("No supported adapters": no GPU, or no Vulkan driver); run with --device cpu',
+      ]);
+    }
+    expect((await cli('eval', '--model', tinyBert, '--data', testData, '--device', 'tpu')).stderr).toMatch(/unknown device "tpu" \(expected cpu, cuda, webgpu or auto\)/);
+  });
+});

@@ -6,7 +6,7 @@ import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import type { EvalReport } from '../eval/evaluator.js';
 import { checkGates, gateExitCode, normalizeMinAccuracy, type GateResult } from '../eval/gates.js';
 import { worstClasses, type ClassMetrics } from '../eval/metrics.js';
-import { parseDevice, type Device } from '../runtime/device.js';
+import { deviceHelp, parseDevice, type Device } from '../runtime/device.js';
 import type { GraphOptimizationLevel } from '../runtime/session.js';
 import { formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--max-length <n>', "longest input in tokens (default: the model's position table, else 128)", positiveInt('--max-length'))
     .option('--batch-size <n>', 'examples per session.run', positiveInt('--batch-size'), 32)
     .option('--no-sort', 'keep file order in batches (default: group by length, less padding)')
-    .option('--device <device>', 'cpu, cuda or auto (cuda when installed, else cpu)', parseDevice, 'cpu' as Device)
+    .option('--device <device>', deviceHelp, parseDevice, 'cpu' as Device)
     .option('--threads <n>', threadsHelp, parseThreads)
     .option('--graph-opt <level>', 'onnxruntime graph optimization: disabled, basic, extended, all', graphOptLevel, 'all' as GraphOptimizationLevel)
     .option('--min-accuracy <x>', 'fail (exit 3) if a --model scores below x (0.8 or 80 = 80 %)', number('--min-accuracy'))

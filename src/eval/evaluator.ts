@@ -1,3 +1,4 @@
+import type { ResolvedDevice } from '../runtime/device.js';
 import { basename, dirname } from 'node:path';
 import { UserError } from '../errors.js';
 import { makeBatches, type Batch } from '../data/batching.js';
@@ -62,7 +63,7 @@ export interface ModelReport {
   name: string;
   path: string;
   role: 'teacher' | 'model';
-  device: 'cpu' | 'cuda';
+  device: ResolvedDevice;
   maxLength: number;
   /** Fractions in [0, 1]. */
   accuracy: number;
