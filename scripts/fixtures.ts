@@ -91,6 +91,8 @@ export function generateFixtures(): Map<string, Uint8Array> {
   for (const [dir, model] of [
     ['tiny-bert', tiny],
     ['tiny-bert-constants', weightsAsConstants(buildBertClassifier(tinyBertConfig, { seed: 7 }))],
+    // DistilBERT-like: pre-LayerNorm blocks (LayerNormalization ops), input_ids + attention_mask only, mean pooling.
+    ['tiny-pre-ln-2in', buildBertClassifier(tinyBertConfig, { seed: 8, norm: 'pre', inputs: 2, layerNorm: 'op', pooling: 'mean' })],
   ] as const) {
     files.set(`${dir}/model.onnx`, encodeModel(model));
     files.set(`${dir}/config.json`, utf8(config));
