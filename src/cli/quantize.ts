@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
@@ -163,6 +164,12 @@ function parseNumber(s: string, flag: string): number {
   return n;
 }
 
+/** The output path as the user would type it: relative when it is under the working directory. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 function parseList(s: string): string[] {
   return s
     .split(',')
@@ -211,7 +218,7 @@ export function formatReport(report: QuantizeReport): string {
   lines.push('');
   if (report.files) {
     const f = report.files;
-    lines.push(`Size: ${formatBytes(f.bytesBefore)} -> ${formatBytes(f.bytesAfter)} (${f.ratio.toFixed(3)} of the input)  ${f.output}`);
+    lines.push(`Size: ${formatBytes(f.bytesBefore)} -> ${formatBytes(f.bytesAfter)} (${f.ratio.toFixed(3)} of the input)  ${shownPath(f.output)}`);
   } else {
     const b = report.initializerBytes;
     lines.push(`Tensor data: ${formatBytes(b.before)} -> ${formatBytes(b.after)} (${(b.after / b.before).toFixed(3)})`);
