@@ -235,3 +235,16 @@ describe('--device webgpu', () => {
     expect((await cli('eval', '--model', tinyBert, '--data', testData, '--device', 'tpu')).stderr).toMatch(/unknown device "tpu" \(expected cpu, cuda, webgpu or auto\)/);
   });
 });
+
+describe('quantize of an already-quantized model', () => {
+  it('says so in one line with the nothing-quantized exit code (6), writes nothing', async () => {
+    const int8 = join(dir, 'int8-once', 'model.onnx');
+    expect((await cli('quantize', tinyBert, '-o', int8)).code).toBe(0);
+    const again = join(dir, 'int8-twice', 'model.onnx');
+    const r = await cli('quantize', int8, '-o', again);
+    expect(r.code).toBe(6);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/int8-once\/model\.onnx: already quantized \(its weights are stored as integers\); /);
+    expect(existsSync(join(dir, 'int8-twice'))).toBe(false);
+  });
+});

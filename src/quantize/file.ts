@@ -83,7 +83,7 @@ export function nothingQuantizedMessage(label: string, report: QuantizeReport): 
   const refusal = report.preparation.opsetRefusal ? `; ${report.preparation.opsetRefusal.message}` : '';
   // An int8 model given again is the common case: say so first.
   const int8 = skipReasonCounts(report).filter((r) => /weight is u?int(8|4)\b/.test(r.reason)).reduce((n, r) => n + r.count, 0);
-  const already = int8 ? `already quantized (${int8} weight${int8 === 1 ? ' is' : 's are'} stored as integers); ` : '';
+  const already = int8 ? 'already quantized (its weights are stored as integers); ' : '';
   const found = report.decisions.length ? `quantized 0 of ${report.decisions.length} ${report.options.opTypes.join('/')} nodes` : `no ${report.options.opTypes.join('/')} node`;
   return `${label}: ${already}${found}${reasons ? `: ${reasons}` : ''}${refusal}; nothing written (--allow-empty writes it anyway)`;
 }
