@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { parseThreads, threadsHelp } from './threads.js';
 import chalk from 'chalk';
@@ -63,6 +64,12 @@ export function register(program: Command): void {
     });
 }
 
+/** A path as the user would type it: relative when it is under the working directory. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 function gateFailures(r: DemoResult, flags: DemoFlags): string[] {
   const out: string[] = [];
   if (flags.minRetention !== undefined) {
@@ -103,8 +110,8 @@ export function formatDemo(r: DemoResult): string {
     '',
     `distilled ${r.distill.steps} steps (${r.distill.epochs} epoch${r.distill.epochs === 1 ? '' : 's'}) at ${r.distill.examplesPerSecond.toFixed(0)} examples/s; ` +
       `int8 student is ${(r.int8SizeRatio * 100).toFixed(1)} % of the fp32 student's size; whole demo ${r.seconds.toFixed(0)} s`,
-    `reports: ${r.files.report}`,
-    `         ${r.files.html}`,
-    `output directory: ${r.outDir}`,
+    `reports: ${shownPath(r.files.report)}`,
+    `         ${shownPath(r.files.html)}`,
+    `output directory: ${shownPath(r.outDir)}`,
   ].join('\n');
 }
