@@ -7,15 +7,16 @@ import { bertConfigJson, buildBertClassifier, defaultBertConfig } from '../src/a
 import { SeededRandom } from '../src/architectures/random.js';
 import { findEncoderStructure } from '../src/architectures/encoder-structure.js';
 import { main } from '../src/cli/main.js';
+import { HfTokenizer } from '../src/data/hf-tokenizer.js';
 import { WordPieceTokenizer } from '../src/data/wordpiece.js';
 import { distill } from '../src/distill/distill.js';
-import { planVocabPruning, pruneWordEmbeddings, usedTokenIds } from '../src/distill/prune-vocab.js';
+import { planVocabPruning, producibleBy, pruneWordEmbeddings, usedTokenIds } from '../src/distill/prune-vocab.js';
 import { checkModel, encodeModel, loadModel, tensorDims, type ModelProto } from '../src/onnx/index.js';
 
 // A tiny WordPiece vocabulary: specials, unused slots, single characters bare and ##, some words.
 const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
 const words = ['the', 'movie', 'film', 'was', 'great', 'awful', 'okay', 'plot', 'fine', 'dull', 'superb', 'story', '##ing', '##ed', 'act', 'music', 'boring', 'lovely'];
-const vocab = ['[PAD]', ...Array.from({ length: 10 }, (_, i) => `[unused${i}]`), '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', ',', '!', ...letters, ...letters.map((l) => `##${l}`), ...words, 'zebra', 'quantum', 'galaxy', '##xyz'];
+const vocab = ['[PAD]', ...Array.from({ length: 10 }, (_, i) => `[unused${i}]`), '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', ',', '!', ...letters, ...letters.map((l) => `##${l}`), ...words, 'zebra', 'quantum', 'galaxy', '##xyz', '北', '##北', '##!'];
 const labelNames = ['negative', 'neutral', 'positive'];
 const config = { ...defaultBertConfig, vocabSize: vocab.length, numLabels: 3, hiddenSize: 16, numHeads: 2, intermediateSize: 32, numLayers: 4, maxPositions: 32 };
 
@@ -110,6 +111,34 @@ describe('distill with a student derived from the teacher', () => {
     expect(names.some((n) => n.startsWith('bert.encoder.layer.0.') || n.startsWith('bert.encoder.layer.3.'))).toBe(false);
   });
 
+  it('derives from a pre-LN teacher with 2 inputs and mean pooling (opset 17 LayerNormalization)', async () => {
+    const preDir = join(dir, 'pre-teacher');
+    mkdirSync(preDir, { recursive: true });
+    writeFileSync(join(preDir, 'model.onnx'), encodeModel(buildBertClassifier({ ...config, numLayers: 3 }, { seed: 8, norm: 'pre', inputs: 2, pooling: 'mean' })));
+    writeFileSync(join(preDir, 'vocab.txt'), vocab.join('\n') + '\n');
+    writeFileSync(join(preDir, 'config.json'), JSON.stringify(bertConfigJson({ ...config, numLayers: 3 }, labelNames)));
+    const out = join(dir, 'pre-student', 'model.onnx');
+    const r = await distill({ teacher: join(preDir, 'model.onnx'), train: trainPath, val: valPath, output: out, epochs: 1, batchSize: 16, threads: 1 });
+    expect(r.derivedStudent).toEqual({ keptLayers: [0, 2], teacherLayers: 3, byDefault: true });
+    const model = await loadModel(out);
+    expect(checkModel(model)).toEqual([]);
+    expect(model.graph!.input!.map((i) => i.name)).toEqual(['input_ids', 'attention_mask']);
+    expect(findEncoderStructure(model)).toMatchObject({ norm: 'pre', layers: [{}, {}] });
+  });
+
+  it('--student-config students start from the teacher embeddings: copied at the same width, projected when narrower', async () => {
+    const same = await cli(['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=16,heads=2,ffn=32', '--train', trainPath, '-o', join(dir, 'emb16', 'model.onnx'), ...quick]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/student embeddings from the teacher: 5 table\(s\) copied\n/);
+    const narrow = await cli(['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=8,heads=2,ffn=16', '--train', trainPath, '-o', join(dir, 'emb8', 'model.onnx'), ...quick, '--json']);
+    expect(JSON.parse(narrow.stdout).studentEmbeddings).toEqual({
+      copied: [],
+      projected: ['bert.embeddings.word_embeddings.weight', 'bert.embeddings.position_embeddings.weight', 'bert.embeddings.token_type_embeddings.weight'],
+    });
+    const random = await cli(['distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=8,heads=2,ffn=16', '--student-embeddings', 'random', '--train', trainPath, '-o', join(dir, 'emb-random', 'model.onnx'), ...quick, '--json']);
+    expect(JSON.parse(random.stdout).studentEmbeddings).toBeUndefined();
+  });
+
   it('refuses two student choices and layers the teacher lacks', async () => {
     const out = join(dir, 'bad', 'model.onnx');
     const both = await cli(['distill', '--teacher', teacherPath, '--student-layers', '2', '--student-config', 'layers=1', '--train', trainPath, '-o', out, ...quick]);
@@ -125,23 +154,26 @@ describe('--prune-vocab', () => {
   it('keeps every token the texts use, the specials and single characters, and nothing else', () => {
     const tok = WordPieceTokenizer.fromVocabText('vocab.txt', vocab.join('\n'));
     const texts = ['the movie was great', 'awful plot!'];
-    const plan = planVocabPruning('vocab.txt', vocab.join('\n') + '\n', usedTokenIds(texts.map((t) => tok.encode(t))));
+    const plan = planVocabPruning('vocab.txt', vocab.join('\n') + '\n', usedTokenIds(texts.map((t) => tok.encode(t))), { producible: producibleBy(tok) });
     const kept = plan.keptIds.map((id) => vocab[id]);
-    expect(kept).toEqual(expect.arrayContaining(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'movie', 'great', 'awful', 'plot', '!', 'a', '##z']));
+    expect(kept).toEqual(expect.arrayContaining(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'movie', 'great', 'awful', 'plot', '!', 'a', '##z', '北']));
     expect(kept).not.toContain('[unused0]');
     expect(kept).not.toContain('film');
     expect(kept).not.toContain('##xyz');
-    expect(plan.keptIds.length).toBe(5 + 3 + 52 + 6);
+    // Punctuation and CJK ideographs are always words of their own: never a ## continuation.
+    expect(kept).not.toContain('##!');
+    expect(kept).not.toContain('##北');
+    expect(plan.keptIds.length).toBe(5 + 4 + 52 + 6);
     expect(plan.tokenizerText.split('\n').filter(Boolean)).toEqual(kept);
   });
 
   it('no word becomes [UNK] that did not before; the texts it was planned on tokenize the same after remapping', () => {
     const full = WordPieceTokenizer.fromVocabText('vocab.txt', vocab.join('\n'));
     const rng = new SeededRandom(11);
-    const alphabet = [...letters, ...'éß.,!'.split('')];
+    const alphabet = [...letters, ...'éßÉ北.,!'.split('')];
     const randomWord = () => Array.from({ length: 1 + rng.int(9) }, () => alphabet[rng.int(alphabet.length)]!).join('');
     const planned = Array.from({ length: 50 }, () => [...Array.from({ length: 3 }, randomWord), words[rng.int(words.length)]!.replace('##', '')].join(' '));
-    const plan = planVocabPruning('vocab.txt', vocab.join('\n'), usedTokenIds(planned.map((t) => full.encode(t))));
+    const plan = planVocabPruning('vocab.txt', vocab.join('\n'), usedTokenIds(planned.map((t) => full.encode(t))), { producible: producibleBy(full) });
     const pruned = WordPieceTokenizer.fromVocabText('vocab.txt', plan.tokenizerText);
     for (const t of planned) expect(pruned.encode(t).ids).toEqual(full.encode(t).ids.map((id) => plan.oldToNew[id]));
     const unk = (tok: WordPieceTokenizer, w: string) => tok.encode(w).ids.filter((id) => id === tok.unkId).length;
@@ -149,6 +181,45 @@ describe('--prune-vocab', () => {
       const w = randomWord();
       expect(unk(pruned, w)).toBe(unk(full, w));
     }
+  });
+
+  it('with a minimum count keeps only tokens used that often (rarer words split into smaller pieces, never [UNK])', () => {
+    const tok = WordPieceTokenizer.fromVocabText('vocab.txt', vocab.join('\n'));
+    const texts = ['the movie', 'the film', 'the plot'];
+    const used = usedTokenIds(texts.map((t) => tok.encode(t)), 2);
+    const plan = planVocabPruning('vocab.txt', vocab.join('\n'), used, { producible: producibleBy(tok) });
+    const kept = plan.keptIds.map((id) => vocab[id]);
+    expect(kept).toContain('the');
+    expect(kept).not.toContain('movie');
+    const pruned = WordPieceTokenizer.fromVocabText('vocab.txt', plan.tokenizerText);
+    expect(pruned.tokenize('movie')).toEqual(['m', '##o', '##v', '##i', '##e']);
+  });
+
+  it('rewrites a WordPiece tokenizer.json (vocab, added tokens, post-processor ids) so texts encode to the remapped ids', () => {
+    const special = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+    const json = JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: special.map((t) => ({ id: vocab.indexOf(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+      pre_tokenizer: { type: 'BertPreTokenizer' },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+        special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [vocab.indexOf(t)], tokens: [t] }])),
+      },
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((t, i) => [t, i])) },
+    });
+    const full = new HfTokenizer('tokenizer.json', json, {});
+    const texts = ['The movie was GREAT!', 'awful, dull plot', 'zebra galaxy'];
+    const plan = planVocabPruning('tokenizer.json', json, usedTokenIds(texts.map((t) => full.encode(t))));
+    const pruned = new HfTokenizer('tokenizer.json', plan.tokenizerText, {});
+    expect(pruned.vocabSize).toBe(plan.keptIds.length);
+    for (const t of texts) expect(pruned.encode(t).ids).toEqual(full.encode(t).ids.map((id) => plan.oldToNew[id]));
+    expect(pruned.encode('unseen words', 'pair').ids.includes(pruned.encode('x').ids[0]!)).toBe(true);
   });
 
   it('the pruned model gives the same logits on remapped ids as the full model on the original ids', async () => {
@@ -177,6 +248,7 @@ describe('--prune-vocab', () => {
     expect(p.tokensAfter).toBe(lines.length);
     expect(p.bytesAfter).toBeLessThan(p.bytesBefore);
     expect(p.accuracyAfter).toBe(p.accuracyBefore);
+    expect(JSON.parse(r.stdout).student.accuracy).toBe(p.accuracyAfter);
     expect(JSON.parse(readFileSync(join(dir, 'pruned', 'config.json'), 'utf8')).vocab_size).toBe(lines.length);
     const model = await loadModel(out);
     expect(checkModel(model)).toEqual([]);

@@ -40,6 +40,12 @@ const before = {
   alpha: 0.5,
   teacherBatchSize: 64,
   teacherCache: true,
+  // Added with the intermediate losses (off by default).
+  hiddenLoss: 'none',
+  hiddenWeight: 1,
+  attentionLoss: 'none',
+  attentionWeight: 1,
+  intermediateCacheMb: 512,
 };
 
 describe('the recipe declared once', () => {
@@ -55,6 +61,7 @@ describe('the recipe declared once', () => {
       '--save-every', '3', '--resume', '--checkpoint-dir', 'ck', '--log', 'l.jsonl', '--bucket', '0', '--threads', '2', '--device', 'auto',
       '--max-length', '64', '--eval-batch-size', '16', '--text-col', 'sentence', '--no-header', '--labels', 'a,b', '--force',
       '--loss', 'mse', '--temperature', '3', '--alpha', '0.9', '--teacher-batch-size', '8', '--no-teacher-cache',
+      '--hidden-loss', 'cosine', '--hidden-weight', '0.5', '--attention-loss', 'kl', '--attention-weight', '2', '--layer-map', '1,3', '--intermediate-cache-mb', '0',
     ];
     expect(parse(args)).toEqual({
       ...before,
@@ -65,6 +72,7 @@ describe('the recipe declared once', () => {
       momentum: 0.5, maxGradNorm: 0, freeze: ['embeddings', '*.bias'], dropout: 0.1, evalEvery: 5, patience: 2, select: 'last',
       saveEvery: 3, resume: true, checkpointDir: 'ck', log: 'l.jsonl', bucket: 0, threads: 2, device: 'auto', maxLength: 64,
       evalBatchSize: 16, force: true, loss: 'mse', temperature: 3, alpha: 0.9, teacherBatchSize: 8, teacherCache: false,
+      hiddenLoss: 'cosine', hiddenWeight: 0.5, attentionLoss: 'kl', attentionWeight: 2, layerMap: [1, 3], intermediateCacheMb: 0,
     });
   });
 
@@ -72,6 +80,8 @@ describe('the recipe declared once', () => {
     expect(() => parse(['--epochs', '0'])).toThrow(/--epochs must be a positive integer/);
     expect(() => parse(['--lr', 'x'])).toThrow(/--lr must be a number/);
     expect(() => parse(['--loss', 'kd'])).toThrow(/--loss must be one of kl, mse, ce/);
+    expect(() => parse(['--layer-map', '1,x'])).toThrow(/--layer-map must be comma-separated layer numbers/);
+    expect(() => parse(['--hidden-loss', 'l1'])).toThrow(/--hidden-loss must be one of none, mse, cosine/);
   });
 
   it('gives the library and the CLI the same defaults', () => {

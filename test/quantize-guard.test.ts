@@ -46,4 +46,15 @@ describe('accuracy guard and per-node error report', () => {
     const result = await quantizeWithinBudget(model, {}, { metric, feeds });
     expect(result.guard).toMatchObject({ met: true, reverted: [], int8Nodes: 3, evaluations: 1, ranking: [] });
   });
+
+  it('works for --mode static too (the guard calls the quantizer with an exclude list)', async () => {
+    const metric = await outputSqnrMetric(model, feeds, 25);
+    const options = { mode: 'static', calibration: { data: { kind: 'feeds' as const, batches: feeds } } };
+    const result = await quantizeWithinBudget(model, options, { metric, feeds });
+    expect(result.report.options.mode).toBe('static');
+    expect(result.guard.met).toBe(true);
+    expect(result.guard.reverted.map((r) => r.node)).toEqual(['fc2']);
+    expect(result.guard.int8Nodes).toBeGreaterThanOrEqual(2);
+    expect(checkModel(result.model)).toEqual([]);
+  });
 });

@@ -1,10 +1,12 @@
-import type { Command } from 'commander';
+import chalk from 'chalk';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson } from './output.js';
 import { distillFields, fieldsFromFlags, type DistillFields, type ResolvedFieldValues } from '../distill/recipe-fields.js';
 import {
   addFieldOptions,
   addRecipeOptions,
+  choice,
   collect,
   percent,
   recipeFromFlags,
@@ -22,7 +24,8 @@ type DistillFlags = RecipeFlags &
     student?: string;
     studentConfig?: string;
     studentLayers?: string;
-    pruneVocab?: boolean;
+    studentEmbeddings: 'teacher' | 'random';
+    pruneVocab?: boolean | number;
     unlabeled: string[];
   };
 
@@ -34,12 +37,23 @@ export function register(program: Command): void {
     .option('--student <path>', 'student ONNX classifier to train (its tokenizer next to it)')
     .option('--student-config <spec>', "fresh BERT student with the teacher's vocabulary, labels and positions: layers=2,hidden=128,heads=2,ffn=512")
     .option(
+      '--student-embeddings <from>',
+      "a --student-config student's embedding tables: teacher (copied, or PCA-projected when narrower) or random",
+      choice('--student-embeddings', ['teacher', 'random']),
+      'teacher',
+    )
+    .option(
       '--student-layers <n|list>',
       "student made from the teacher's graph and weights: keep n of its encoder blocks spread over the depth (2), or the blocks listed (0,3); the default when no student is given (half the blocks, rounded up)",
     )
     .option(
-      '--prune-vocab',
-      'keep only the vocabulary the training and unlabeled texts use (plus special tokens and single characters): smaller embedding table, tokenizer and config.json rewritten',
+      '--prune-vocab [min-count]',
+      'keep only the vocabulary the training and unlabeled texts use (plus special tokens and single characters): smaller embedding table, tokenizer and config.json rewritten; with a count, only tokens used at least that often',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--prune-vocab: the minimum count must be a positive integer');
+        return n;
+      },
     )
     .option('--unlabeled <path>', 'texts the teacher labels (soft targets only): .txt (one per line), .csv, .tsv, .jsonl (repeatable)', collect, []);
   addFieldOptions(cmd, distillFields);
@@ -59,9 +73,9 @@ export function register(program: Command): void {
           ...recipeFromFlags(flags),
           teacher: flags.teacher,
           ...(flags.student !== undefined ? { student: flags.student } : {}),
-          ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig } : {}),
+          ...(flags.studentConfig !== undefined ? { studentConfig: flags.studentConfig, studentEmbeddings: flags.studentEmbeddings } : {}),
           ...(flags.studentLayers !== undefined ? { studentLayers: flags.studentLayers } : {}),
-          ...(flags.pruneVocab ? { pruneVocab: true } : {}),
+          ...(flags.pruneVocab !== undefined ? { pruneVocab: flags.pruneVocab } : {}),
           unlabeled: flags.unlabeled,
           ...fieldsFromFlags(distillFields, flags),
           signal,
@@ -81,6 +95,7 @@ export function formatDistillReport(r: DistillResult): string {
     [
       ['teacher', percent(r.teacher.accuracy), r.teacher.parameters.toLocaleString('en-US'), formatBytes(r.teacher.bytes), r.teacher.path],
       ['student', percent(r.student.accuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes), r.student.path],
+      ...(r.majority ? [['majority class', percent(r.majority.accuracy), '', '', `always "${r.majority.label}"`]] : []),
       [
         'student / teacher',
         r.retention !== undefined ? `${(r.retention * 100).toFixed(1)} % retained` : undefined,
@@ -100,6 +115,12 @@ export function formatDistillReport(r: DistillResult): string {
         (d.byDefault ? ' (no student given: half its layers, rounded up; choose with --student-layers, --student-config or --student)' : ''),
     );
   }
+  const emb = r.studentEmbeddings;
+  if (emb) {
+    lines.push(
+      `student embeddings from the teacher: ${[emb.copied.length ? `${emb.copied.length} table(s) copied` : '', emb.projected.length ? `${emb.projected.length} projected onto its top principal directions` : ''].filter(Boolean).join(', ') || 'none matched'}`,
+    );
+  }
   const p = r.prunedVocab;
   if (p) {
     const change = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `; validation accuracy ${percent(a)} -> ${percent(b)}` : '');
@@ -108,5 +129,7 @@ export function formatDistillReport(r: DistillResult): string {
         ` (${(((p.bytesBefore - p.bytesAfter) / p.bytesBefore) * 100).toFixed(1)} % smaller)${change(p.accuracyBefore, p.accuracyAfter)}`,
     );
   }
-  return [...lines, teacher, runSummary(r)].join('\n');
+  const checks = r.checks.length ? ['', ...r.checks.map((w) => chalk.yellow(`warning: ${w}`))] : [];
+  return [...lines, teacher, runSummary(r), ...checks].join('\n');
 }
+

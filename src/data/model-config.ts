@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
 /** What we use of a Hugging Face `config.json` (BertConfig and friends). */
@@ -22,14 +22,20 @@ export interface ModelConfig {
   raw: Record<string, unknown>;
 }
 
-/** The folder a model lives in: the path itself when it is a folder, else its parent. */
+/**
+ * The folder a model's config and tokenizer live in: the path itself when it is a folder, else
+ * its parent; for a file in an `onnx/` folder with no config.json (transformers.js's layout,
+ * `<model>/onnx/model_q4.onnx`), the folder above.
+ */
 export function modelDir(modelPath: string): string {
   try {
     if (statSync(modelPath).isDirectory()) return modelPath;
   } catch {
     // a missing model is reported by whoever opens it
   }
-  return dirname(modelPath);
+  const dir = dirname(modelPath);
+  if (basename(dir) === 'onnx' && !existsSync(join(dir, 'config.json')) && existsSync(join(dirname(dir), 'config.json'))) return dirname(dir);
+  return dir;
 }
 
 /** Reads `config.json` next to a model (or in a model folder); undefined when there is none. */

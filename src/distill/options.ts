@@ -6,6 +6,7 @@ import type { DatasetOptions } from '../data/dataset.js';
 import { UserError } from '../errors.js';
 import type { EvalPoint } from './checkpoint.js';
 import type { LossSpec } from './losses.js';
+import type { MajorityBaseline } from './sanity.js';
 import { distillFields, resolveFields, trainingFields, type DistillFields, type FieldValues, type ResolvedFieldValues, type TrainingFields } from './recipe-fields.js';
 import type { ArchitectureSpec } from './student-config.js';
 
@@ -44,14 +45,20 @@ export interface DistillOptions extends TrainingRecipe, DataSelection, FieldValu
    * of the teacher's blocks, rounded up.
    */
   studentLayers?: number | number[] | string;
-  /** A --student-config student's embeddings: random (default) or from the teacher's tables (copied, or PCA-projected when narrower). */
-  embeddingInit?: 'random' | 'teacher';
+  /**
+   * A --student-config student's embedding tables: `teacher` (default) starts them from the
+   * teacher's (copied where the width matches, projected onto the teacher's top principal word
+   * directions where the student is narrower); `random`: BERT initialisation.
+   */
+  studentEmbeddings?: 'teacher' | 'random';
   /**
    * Shrink the student's vocabulary to the tokens the training and unlabeled texts use (plus
-   * special tokens and every single character, bare and `##`): rewrites its word-embedding
-   * table, tokenizer file and config.json vocab_size.
+   * special tokens and every single character the tokenizer can produce, bare and `##`):
+   * rewrites its word-embedding table, tokenizer file and config.json vocab_size. A number:
+   * keep only tokens used at least that many times (rarer words are then split into smaller
+   * pieces; `true` is 1, which leaves the training texts' tokenization unchanged).
    */
-  pruneVocab?: boolean;
+  pruneVocab?: boolean | number;
   /** Texts the teacher labels (soft targets only), mixed with the training set: .txt (a text per line), .csv, .tsv, .jsonl. */
   unlabeled?: string[];
   /** Output model path; config.json, tokenizer files, log and checkpoints go next to it. */
@@ -154,12 +161,20 @@ export interface DistillResult extends TrainingResult {
   /** Present with --prune-vocab. */
   prunedVocab?: PrunedVocabSummary;
   teacher: TrainedModelSummary;
+  /** Always predicting the validation set's most frequent label. */
+  majority?: MajorityBaseline;
+  /** Warnings about the result (student not clearly above the majority baseline, validation accuracy fell); also in `warnings`. */
+  checks: string[];
   /** Present when the student was derived from the teacher's graph. */
   derivedStudent?: DerivedStudentSummary;
+  /** A --student-config student's embedding tables taken from the teacher (names copied, names projected). */
+  studentEmbeddings?: { copied: string[]; projected: string[] };
   /** student accuracy / teacher accuracy. */
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
   unlabeledExamples: number;
+  /** The intermediate losses, when asked for; `cached`: the teacher's values fit the budget (`cacheBytes` for all examples). */
+  intermediate?: { losses: string; layerMap: number[]; cached: boolean; cacheBytes: number };
 }
 
 /** The recipe with its defaults filled in (`select` resolved from whether there is validation data). */
@@ -186,4 +201,21 @@ export function resolveLossSpec(o: Pick<DistillOptions, 'loss' | 'temperature' |
 export function resolveTeacherRun(o: Pick<DistillOptions, 'teacherBatchSize' | 'teacherCache'>): { batchSize: number; useCache: boolean } {
   const r = resolveFields(distillFields, { teacherBatchSize: o.teacherBatchSize, teacherCache: o.teacherCache }, (m) => new UserError(m));
   return { batchSize: r.teacherBatchSize, useCache: r.teacherCache };
+}
+
+/** The intermediate losses asked for (defaults and checks from `distillFields`). */
+export function resolveIntermediate(o: Pick<DistillOptions, 'hiddenLoss' | 'hiddenWeight' | 'attentionLoss' | 'attentionWeight' | 'layerMap' | 'intermediateCacheMb'>) {
+  const r = resolveFields(
+    distillFields,
+    { hiddenLoss: o.hiddenLoss, hiddenWeight: o.hiddenWeight, attentionLoss: o.attentionLoss, attentionWeight: o.attentionWeight, layerMap: o.layerMap, intermediateCacheMb: o.intermediateCacheMb },
+    (m) => new UserError(m),
+  );
+  return {
+    ...(r.hiddenLoss !== 'none' ? { hidden: r.hiddenLoss } : {}),
+    hiddenWeight: r.hiddenWeight,
+    attention: r.attentionLoss === 'kl',
+    attentionWeight: r.attentionWeight,
+    ...(r.layerMap ? { layerMap: r.layerMap } : {}),
+    cacheBytes: r.intermediateCacheMb * 1024 * 1024,
+  };
 }

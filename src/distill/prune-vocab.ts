@@ -12,6 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import type { EncodedExample } from '../data/encode.js';
 import { loadTokenizer } from '../data/load-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
+import { WordPieceTokenizer } from '../data/wordpiece.js';
 import type { OutputPlan } from './output-files.js';
 import { UserError } from '../errors.js';
 import { wordEmbeddingTable } from '../data/model-vocab.js';
@@ -30,18 +31,33 @@ export interface VocabPruning {
   tokenizerConfigText?: string;
 }
 
-/** Token ids the encoded texts use. */
-export function usedTokenIds(examples: Iterable<Pick<EncodedExample, 'ids'>>): Set<number> {
-  const used = new Set<number>();
-  for (const e of examples) for (const id of e.ids) used.add(id);
-  return used;
+/** Token ids the encoded texts use (at least `minCount` times). */
+export function usedTokenIds(examples: Iterable<Pick<EncodedExample, 'ids'>>, minCount = 1): Set<number> {
+  const counts = new Map<number, number>();
+  for (const e of examples) for (const id of e.ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return new Set([...counts].filter(([, c]) => c >= minCount).map(([id]) => id));
 }
 
-/** A token that must stay whatever the texts: specials ([CLS], <s>) and single characters, bare or `##`. */
-function alwaysKept(token: string): boolean {
+/**
+ * Which single-character entries a WordPiece tokenizer can ever produce: after its
+ * normalization (lower-casing, accent stripping) and splitting (punctuation and CJK
+ * ideographs become words of their own, so never `##` continuations), `##!` or `##北` cannot
+ * occur. Undefined for other tokenizers (then every single character is kept).
+ */
+export function producibleBy(tokenizer: Tokenizer): ((token: string) => boolean) | undefined {
+  if (!(tokenizer instanceof WordPieceTokenizer)) return undefined;
+  return (token) => {
+    const probe = token.startsWith('##') ? `a${token.slice(2)}` : token;
+    const words = tokenizer.basicTokens(probe);
+    return words.length === 1 && words[0] === probe;
+  };
+}
+
+/** A token that must stay whatever the texts: specials ([CLS], <s>) and single characters, bare or `##` (those the tokenizer can produce). */
+function alwaysKept(token: string, producible: ((token: string) => boolean) | undefined): boolean {
   if (/^\[[A-Z]+\]$/.test(token) || /^<\/?[a-z]+>$/.test(token)) return true;
   const bare = token.startsWith('##') ? token.slice(2) : token;
-  return [...bare].length === 1;
+  return [...bare].length === 1 && (producible?.(token) ?? true);
 }
 
 /**
@@ -49,7 +65,13 @@ function alwaysKept(token: string): boolean {
  * path (for messages), `text` its content: a WordPiece vocab.txt (one token per line) or a
  * tokenizer.json with a WordPiece model.
  */
-export function planVocabPruning(file: string, text: string, used: ReadonlySet<number>, tokenizerConfig?: string): VocabPruning {
+export function planVocabPruning(
+  file: string,
+  text: string,
+  used: ReadonlySet<number>,
+  opts: { tokenizerConfig?: string; producible?: (token: string) => boolean } = {},
+): VocabPruning {
+  const tokenizerConfig = opts.tokenizerConfig;
   let tokens: string[];
   let json: Record<string, unknown> | undefined;
   if (file.endsWith('.json')) {
@@ -69,7 +91,7 @@ export function planVocabPruning(file: string, text: string, used: ReadonlySet<n
   const keptIds: number[] = [];
   const oldToNew = new Int32Array(tokens.length).fill(-1);
   tokens.forEach((t, id) => {
-    if (t === undefined || !(used.has(id) || alwaysKept(t))) return;
+    if (t === undefined || !(used.has(id) || alwaysKept(t, opts.producible))) return;
     oldToNew[id] = keptIds.length;
     keptIds.push(id);
   });
@@ -169,7 +191,7 @@ export async function prepareVocabPruning(
   const dir = dirname(tokenizer.path);
   const configPath = join(dir, 'tokenizer_config.json');
   const configText = existsSync(configPath) ? await readFile(configPath, 'utf8') : undefined;
-  const plan = planVocabPruning(tokenizer.path, await readFile(tokenizer.path, 'utf8'), used, configText);
+  const plan = planVocabPruning(tokenizer.path, await readFile(tokenizer.path, 'utf8'), used, { tokenizerConfig: configText, producible: producibleBy(tokenizer) });
   const name = basename(tokenizer.path);
   output.tokenizer = output.tokenizer.map((t) =>
     t.name === name

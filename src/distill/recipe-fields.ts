@@ -10,6 +10,7 @@
  * CLI or the library API ("--epochs must be an integer >= 1, got 0").
  */
 import { deviceHelp, parseDevice, type Device } from '../runtime/device.js';
+import type { HiddenMetric } from '../autodiff/intermediate-loss.js';
 import type { LossKind } from '../autodiff/loss-graph.js';
 import type { OptimizerKind } from '../autodiff/optimizer-graph.js';
 import type { DecayKind } from './schedule.js';
@@ -144,6 +145,37 @@ export const distillFields = {
   alpha: num('--alpha <a>', 'weight of the teacher term (the hard-label term gets 1 - alpha)', 0.5, (x) => x >= 0 && x <= 1, 'in [0, 1]'),
   teacherBatchSize: int('--teacher-batch-size <n>', 'examples per teacher batch when computing its logits', 1, 64),
   teacherCache: { flag: '--no-teacher-cache', help: 'recompute the teacher logits even when cached', default: true } as RecipeField<boolean, boolean>,
+  hiddenLoss: choice<'none' | HiddenMetric, 'none' | HiddenMetric>(
+    '--hidden-loss <kind>',
+    "match the teacher's hidden states (TinyBERT): mse, cosine or none; embeddings to embeddings, student layers to teacher layers by --layer-map, through a learned projection when the widths differ (not written to the model)",
+    ['none', 'mse', 'cosine'],
+    'none',
+  ),
+  hiddenWeight: num('--hidden-weight <w>', 'weight of the hidden-state loss', 1, (x) => x >= 0, 'a number >= 0'),
+  attentionLoss: choice<'none' | 'kl', 'none' | 'kl'>(
+    '--attention-loss <kind>',
+    "match the teacher's last-layer attention (MiniLM): kl or none; heads are averaged when the head counts differ",
+    ['none', 'kl'],
+    'none',
+  ),
+  attentionWeight: num('--attention-weight <w>', 'weight of the attention loss', 1, (x) => x >= 0, 'a number >= 0'),
+  layerMap: {
+    flag: '--layer-map <layers>',
+    help: 'teacher layer (0-based) each student layer learns from, comma-separated (default: uniform, student layer i <- teacher layer round((i+1) L_t / L_s) - 1)',
+    default: undefined,
+    parse: (text: string) => {
+      const layers = text.split(',').map((x) => Number(x.trim()));
+      if (!text.trim() || layers.some((l) => !Number.isInteger(l) || l < 0)) throw new Error('--layer-map must be comma-separated layer numbers (0-based), e.g. 1,3');
+      return layers;
+    },
+    check: (v: number[]) => (v.every((l) => Number.isInteger(l) && l >= 0) && v.length > 0 ? undefined : `--layer-map must be layer numbers >= 0, got ${v.join(',')}`),
+  } as RecipeField<number[], undefined>,
+  intermediateCacheMb: int(
+    '--intermediate-cache-mb <n>',
+    "memory budget for caching the teacher's hidden states / attention across epochs (0: recompute them for every batch)",
+    0,
+    512,
+  ),
 } as const;
 
 export type TrainingFields = typeof trainingFields;

@@ -19,7 +19,7 @@ import {
   NothingToQuantizeError,
   nothingQuantizedMessage,
   outputSqnrMetric,
-  quantizeModel,
+  quantizeAnyMode,
   quantizeWithinBudget,
   sampleInputs,
   type Feeds,
@@ -80,7 +80,8 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
 }
 
 async function guardedQuantizeInto(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
-  const { force, allowEmpty, externalData, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
+  // threads: the guard's models are in memory (no external weights to split across workers).
+  const { force, allowEmpty, externalData, threads: _threads, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
   if (maxDrop !== undefined && !(maxDrop >= 0)) throw new UserError(`--max-drop ${maxDrop}: expected a non-negative number of points`);
   if (maxDrop !== undefined && !evalData) throw new UserError('--max-drop needs --eval-data <file> (labelled text to measure the accuracy drop on)');
   if (minSqnr !== undefined && !Number.isFinite(minSqnr)) throw new UserError(`--min-sqnr ${minSqnr}: expected a number of dB`);
@@ -108,19 +109,20 @@ async function guardedQuantizeInto(inPath: string, outPath: string, options: Gua
         metric,
         feeds,
         label: inPath,
+        source: { modelPath: inPath },
         onStep: (s) => onProgress?.(`${s.reverted.length} nodes back in float: ${metric.name} ${s.value.toFixed(2)}`),
       });
       quantized = guarded.model;
       result.report = guarded.report;
       result.guard = guarded.guard;
-      if (nodeReport) result.nodeErrors = guarded.guard.ranking.length ? guarded.guard.ranking : await nodeErrorReport(model, quantizeOptions, feeds);
+      if (nodeReport) result.nodeErrors = guarded.guard.ranking.length ? guarded.guard.ranking : await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
     } else {
-      const plain = quantizeModel(model, quantizeOptions, { label: inPath });
+      const plain = await quantizeAnyMode(model, quantizeOptions, { label: inPath, modelPath: inPath });
       quantized = plain.model;
       result.report = plain.report;
       if (nodeReport) {
         onProgress?.('measuring per-node errors');
-        result.nodeErrors = await nodeErrorReport(model, quantizeOptions, feeds);
+        result.nodeErrors = await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
       }
     }
     const g = result.guard;

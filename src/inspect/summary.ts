@@ -54,7 +54,7 @@ export interface ModelSummary {
   /** Elements of weight tensors (rank >= 1, float or int8), quantization scales and zero points excluded. */
   parameters: number;
   initializers: number;
-  /** Constant nodes in the main graph holding a tensor (paddle2onnx/tf2onnx keep weights there); their elements count as parameters. */
+  /** Constant nodes in the main graph holding weights (float or int8, rank >= 1: paddle2onnx/tf2onnx keep weights there); counted in `parameters`. */
   constantNodes: number;
   /** Bytes of those Constant nodes' tensors. */
   constantNodeBytes: number;
@@ -112,12 +112,13 @@ export function inspectModel(model: ModelProto, opts: InspectOptions = {}): Mode
     };
   });
   let parameters = 0;
-  const constants = (g.node ?? []).map(constantNodeTensor).filter((t): t is TensorProto => t !== undefined);
-  for (const t of [...(g.initializer ?? []), ...constants]) {
-    const dims = tensorDims(t);
-    const weightType = [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE, DataType.INT8, DataType.UINT8].includes(t.dataType as 1);
-    if (dims.length > 0 && weightType && !quantParams.has(t.name ?? '')) parameters += elementCount(dims);
-  }
+  const isWeight = (t: TensorProto) =>
+    tensorDims(t).length > 0 &&
+    [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE, DataType.INT8, DataType.UINT8].includes(t.dataType as 1) &&
+    !quantParams.has(t.name ?? '');
+  // Constant nodes holding weights (paddle2onnx, tf2onnx); shape constants and scalars are not parameters.
+  const constants = (g.node ?? []).map(constantNodeTensor).filter((t): t is TensorProto => t !== undefined && isWeight(t));
+  for (const t of [...(g.initializer ?? []), ...constants]) if (isWeight(t)) parameters += elementCount(tensorDims(t));
   const initializerNames = new Set(inits.keys());
   const histogram = Object.fromEntries(Object.entries(stats.opHistogram).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
   return {

@@ -25,12 +25,16 @@ export function constantNodeTensor(node: NodeProto): TensorProto | undefined {
   return undefined;
 }
 
+/** Element types a weight can have: what hoistConstants moves. */
+const weightTypes: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE]);
+
 /**
- * The model with the main graph's `Constant` nodes moved into initializers (paddle2onnx and
- * tf2onnx exports keep every weight in such nodes): rules, inspect and the quantizer then see
- * one kind of weight. Constants that are graph outputs stay nodes (an initializer cannot be
- * one in every runtime). The input model is not modified; tensors are shared, not copied.
- * IR < 4 graphs list every initializer as an input, so those models move to IR 4.
+ * The model with the main graph's weight-like `Constant` nodes (float tensors of rank >= 1)
+ * moved into initializers: paddle2onnx and tf2onnx exports keep every weight in such nodes, and
+ * rules then see one kind of weight. Shape constants and scalars (what PyTorch's exporter puts
+ * in Constant nodes) stay as they are, and so do Constants that are graph outputs (an
+ * initializer cannot be one in every runtime). The input model is not modified; tensors are
+ * shared, not copied. IR < 4 graphs list every initializer as an input, so those move to IR 4.
  */
 export function hoistConstants(model: ModelProto): { model: ModelProto; hoisted: number } {
   const graph = model.graph;
@@ -40,7 +44,7 @@ export function hoistConstants(model: ModelProto): { model: ModelProto; hoisted:
   const nodes: NodeProto[] = [];
   for (const n of graph.node ?? []) {
     const t = outputs.has(n.output?.[0] ?? '') ? undefined : constantNodeTensor(n);
-    if (t) moved.push(t);
+    if (t && weightTypes.has(t.dataType ?? 0) && (t.dims ?? []).length > 0) moved.push(t);
     else nodes.push(n);
   }
   if (moved.length === 0) return { model, hoisted: 0 };

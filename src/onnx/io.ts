@@ -342,7 +342,7 @@ export function encodeModel(model: ModelProto): Uint8Array {
  * fresh pages are slow, dominates save time). Decodes to the same model as encodeModel's bytes;
  * only the order of fields differs (the graph, and raw_data inside tensors, come last).
  */
-export function encodeModelPieces(model: ModelProto, minPieceBytes = 1 << 20): Uint8Array[] {
+export function encodeModelPieces(model: ModelProto, minPieceBytes = 64 << 10): Uint8Array[] {
   const g = model.graph;
   const big = (t: TensorProto) => (t.rawData?.length ?? 0) >= minPieceBytes;
   if (!g || !(g.initializer ?? []).some(big)) return [encodeModel(model)];

@@ -20,11 +20,14 @@ import {
 } from '../onnx/index.js';
 import { nearestNames } from './names.js';
 import { resolveQuantizeOptions, type QuantizeOptions, type ResolvedQuantizeOptions } from './options.js';
-import { quantizeRules, supportedOpTypes } from './ops/registry.js';
+import { blockQuantizeRules, quantizeRules, supportedOpTypes } from './ops/registry.js';
+import { blockQuantizeTensor, type BlockWeightEntry } from './block-weight.js';
 import type { NodeDecision, QuantizedTensorReport, QuantizeReport } from './report.js';
 import {
   MS_DOMAIN,
   type AddNodeOptions,
+  type BlockWeightNames,
+  type BlockWeightRequest,
   type ConstantWeight,
   type PlanContext,
   type QuantizedActivationNames,
@@ -35,7 +38,8 @@ import {
 } from './rule.js';
 import { tensorFloatSource } from './float-source.js';
 import { prepareForQuantization } from './prepare/prepare.js';
-import { quantizeWeight, transpose2d } from './weights.js';
+import type { QuantSpec } from './qparams.js';
+import { quantizeWeight, transpose2d, type QuantizedWeight } from './weights.js';
 
 export interface QuantizeResult {
   model: ModelProto;
@@ -47,7 +51,12 @@ export interface QuantizeSource {
   label?: string;
   /** Directory external-data tensors resolve against (models from loadModelLazy keep weights on disk). */
   baseDir?: string;
+  /** Quantizes one weight (default: quantizeWeight on the tensor's values); parallel.ts supplies results computed in worker threads. */
+  weightQuantizer?: WeightQuantizer;
 }
+
+/** How the driver turns one float weight into int8: `tensor` is the float TensorProto (maybe external data). */
+export type WeightQuantizer = (name: string, tensor: TensorProto, dims: number[], spec: QuantSpec, axis: number | undefined) => QuantizedWeight;
 
 /**
  * Quantizes a model in memory. The input model is not modified: the result shares the
@@ -57,19 +66,21 @@ export interface QuantizeSource {
 export function quantizeModel(input: ModelProto, options: QuantizeOptions = {}, source: QuantizeSource = {}): QuantizeResult {
   const label = source.label ?? 'model';
   const opts = resolveQuantizeOptions(options, supportedOpTypes);
+  if (opts.mode === 'static') throw new UserError(`${label}: --mode static is asynchronous (calibration runs the model): use quantizeModelStatic`);
   const { model, report: preparation } = prepareForQuantization(input, opts);
   const graph = model.graph;
   if (!graph) throw new UserError(`${label}: model has no graph`);
   const nodes = graph.node ?? [];
   checkNodeNames(label, nodes, opts);
 
-  const session = new QuantizeSession(model, graph, opts, label, source.baseDir);
+  const session = new QuantizeSession(model, graph, opts, label, source.baseDir, source.weightQuantizer);
   const decisions: Array<NodeDecision | undefined> = [];
   const plans = new Map<number, RulePlan>();
   const labels = nodes.map((n, i) => n.name || `${n.opType}#${i}`);
 
+  const rules = opts.block ? blockQuantizeRules : quantizeRules;
   nodes.forEach((node, i) => {
-    const rule = quantizeRules.get(node.opType ?? '');
+    const rule = rules.get(node.opType ?? '');
     if (!rule || !opts.opTypes.includes(rule.opType) || (node.domain && node.domain !== 'ai.onnx')) return;
     const skip = (reason: string) => (decisions[i] = { node: labels[i]!, opType: rule.opType, status: 'skipped', reason });
     if (node.name && opts.excludeNodes.includes(node.name)) return skip('excluded by --exclude-nodes');
@@ -104,10 +115,10 @@ export function quantizeModel(input: ModelProto, options: QuantizeOptions = {}, 
     if (absorbed.has(node)) return;
     const plan = plans.get(i);
     if (!plan) return void newNodes.push(node);
-    const rule = quantizeRules.get(node.opType!)!;
+    const rule = rules.get(node.opType!)!;
     const emitted = session.rewrite(node, i, plan.absorbs?.node, () => rule.rewrite(node, plan, session));
     newNodes.push(...emitted);
-    decisions[i] = { node: labels[i]!, opType: rule.opType, status: 'quantized', tensors: session.tensorsOf(node) };
+    decisions[i] = { node: labels[i]!, opType: rule.opType, status: 'quantized', tensors: session.tensorsOf(node), ...(plan.note ? { note: plan.note } : {}) };
   });
 
   const quantized = session.finish(newNodes);
@@ -147,7 +158,7 @@ function checkNodeNames(label: string, nodes: readonly NodeProto[], opts: Resolv
 type Reader = number | 'output';
 
 interface WeightEntry {
-  names: QuantizedWeightNames;
+  names: QuantizedWeightNames | BlockWeightNames;
   report: QuantizedTensorReport;
   tensors: TensorProto[];
 }
@@ -174,6 +185,7 @@ class QuantizeSession implements PlanContext, RewriteContext {
     readonly options: ResolvedQuantizeOptions,
     private readonly label: string,
     private readonly baseDir: string | undefined,
+    private readonly weightQuantizer: WeightQuantizer | undefined,
   ) {
     this.opset = opsetVersion(model, '') ?? 1;
     this.names = new NameAllocator(graph);
@@ -238,7 +250,7 @@ class QuantizeSession implements PlanContext, RewriteContext {
     const mine = this.tensorsByNode.get(node) ?? [];
     mine.push(name);
     this.tensorsByNode.set(node, mine);
-    return entry.names;
+    return entry.names as QuantizedWeightNames;
   }
 
   private quantizeTensor(name: string, request: WeightRequest): WeightEntry {
@@ -249,7 +261,10 @@ class QuantizeSession implements PlanContext, RewriteContext {
     const axis = o.perChannel ? request.channelAxis : undefined;
     let q;
     try {
-      q = quantizeWeight(name, tensorFloatSource(tensor, this.baseDir, this.label), dims, { type: o.weightType, symmetric: o.symmetric, reduceRange: o.reduceRange }, axis);
+      const spec = { type: o.weightType, symmetric: o.symmetric, reduceRange: o.reduceRange };
+      q = this.weightQuantizer
+        ? this.weightQuantizer(name, tensor, dims, spec, axis)
+        : quantizeWeight(name, tensorFloatSource(tensor, this.baseDir, this.label), dims, spec, axis);
     } catch (e) {
       if (e instanceof UserError) throw new UserError(`${this.label}: ${e.message}`);
       throw e;
@@ -293,6 +308,28 @@ class QuantizeSession implements PlanContext, RewriteContext {
         bytesAfter: tensors.reduce((s, t) => s + tensorByteLength(t), 0),
       },
     };
+  }
+
+  blockWeight(node: NodeProto, request: BlockWeightRequest): BlockWeightNames {
+    const name = node.input![request.input]!;
+    const key = `${name}|block|${request.rows}|${request.padded}`;
+    let entry = this.weights.get(key);
+    if (!entry) {
+      const found = this.constantWeight(name);
+      if ('skip' in found) throw new Error(`internal: ${name} was planned but is not a usable weight (${found.skip})`);
+      const source = tensorFloatSource(found.tensor, this.baseDir, this.label);
+      try {
+        entry = blockQuantizeTensor(name, found.tensor, source, found.dims, request, this.options.block!, this.names, this.current!.node.opType!);
+      } catch (e) {
+        if (e instanceof UserError) throw new UserError(`${this.label}: ${e.message}`);
+        throw e;
+      }
+      this.weights.set(key, entry);
+      this.replaced.set(name, [...(this.replaced.get(name) ?? []), entry]);
+    }
+    entry.report.nodes.push(this.current!.base);
+    this.tensorsByNode.set(node, [...(this.tensorsByNode.get(node) ?? []), name]);
+    return (entry as BlockWeightEntry).names;
   }
 
   activation(name: string): QuantizedActivationNames {

@@ -4,6 +4,8 @@ import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, withOutputDir, writeFileAtomic, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
+import { quantizeModelStatic } from './static/driver.js';
+import { quantizeWeightsInParallel } from './parallel.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
 
@@ -12,8 +14,12 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   force?: boolean;
   /** Write the model (prepared, otherwise unchanged) even when nothing was quantized. */
   allowEmpty?: boolean;
+  /** Threads quantizing weights (default 1; see parallel.ts). */
+  threads?: number;
   /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
   externalData?: boolean | 'auto';
+  /** Static mode: called with the calibration rows done after each batch. */
+  onCalibrationProgress?: (rows: number) => void;
 }
 
 /** Thrown when a model has nothing to quantize (and `allowEmpty` is off): nothing is written. Exit code 6. */
@@ -38,7 +44,9 @@ export async function quantizeFile(inPath: string, outPath: string, options: Qua
 }
 
 async function quantizeInto(inPath: string, outPath: string, options: QuantizeFileOptions): Promise<QuantizeReport> {
-  const { force, allowEmpty, externalData, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, onCalibrationProgress, threads, ...quantizeOptions } = options;
+  // 0 as in every command: the default (here 1 thread).
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new UserError(`--threads ${threads}: expected a non-negative integer (0: the default)`);
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Before any work: a different config/tokenizer already next to the output is refused unless forced.
   const companions = await planCompanionFiles(inPath, outPath, force ?? false);
@@ -46,7 +54,13 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
   const bytesBefore = await bytesOnDisk(inPath, model);
-  const { model: quantized, report } = quantizeModel(model, quantizeOptions, { label: inPath, baseDir });
+  // With --threads, large weights are quantized on that many threads first (dynamic mode); the driver then takes the results.
+  const weightQuantizer =
+    quantizeOptions.mode !== 'static' && (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
+  const { model: quantized, report } =
+    quantizeOptions.mode === 'static'
+      ? await quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
+      : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });

@@ -4,11 +4,16 @@ import { UserError } from '../errors.js';
 import { DataType, elementCount, tensorDims, tensorToFloat32, type TensorProto } from '../onnx/index.js';
 import { arraySource, type FloatSource } from './weights.js';
 
-const CHUNK_VALUES = 1 << 20;
+// 16 MiB: every matrix of a BERT-base (up to 768 x 3072) fits in one chunk, so the second pass
+// over it reads nothing (see `held`); only embedding tables are read twice.
+const CHUNK_VALUES = 1 << 22;
 let scratch: Float32Array | undefined;
+/** The source whose whole tensor the scratch buffer holds, if any (a source is one tensor of one call). */
+let held: object | undefined;
 
-/** One reused 4 MiB buffer for chunks: fresh pages are slow on some VMs, reused ones are not. */
+/** One reused buffer for chunks: fresh pages are slow on some VMs, reused ones are not. */
 function scratchFor(values: number): Float32Array {
+  held = undefined;
   if (values > CHUNK_VALUES) return new Float32Array(values);
   scratch ??= new Float32Array(CHUNK_VALUES);
   return scratch.subarray(0, values);
@@ -57,9 +62,11 @@ function externalSource(t: TensorProto, n: number, baseDir: string | undefined, 
   if (kv.length !== undefined && Number(kv.length) !== n * 4) {
     throw new UserError(`${label}: tensor ${t.name}: external data holds ${kv.length} bytes, expected ${n * 4}`);
   }
-  return {
+  const source: FloatSource = {
     length: n,
     forEachChunk(multipleOf, visit) {
+      // quantizeWeight makes two passes (ranges, then values): a tensor that fits in one chunk is read once.
+      if (held === source) return visit(scratch!.subarray(0, n), 0);
       let fd: number;
       try {
         fd = openSync(file, 'r');
@@ -78,6 +85,7 @@ function externalSource(t: TensorProto, n: number, baseDir: string | undefined, 
             if (r === 0) throw new UserError(`${label}: tensor ${t.name}: external data file ${location} is truncated`);
             got += r;
           }
+          if (count === n && n <= CHUNK_VALUES) held = source;
           visit(chunk, start);
         }
       } finally {
@@ -85,4 +93,5 @@ function externalSource(t: TensorProto, n: number, baseDir: string | undefined, 
       }
     },
   };
+  return source;
 }

@@ -1,7 +1,10 @@
 import { UserError } from '../errors.js';
 import type { QuantType } from './qparams.js';
+import type { StaticQuantizeOptions } from './static/options.js';
+import { resolveBlockOptions, type BlockOptions } from './block-options.js';
 
-export type QuantizeMode = 'dynamic';
+/** dynamic: int8 weights, activations quantized at run time; static: activations too, with ranges from calibration data (static/). */
+export type QuantizeMode = 'dynamic' | 'static';
 /**
  * How a quantized MatMul/Gemm is written:
  * - `ms`: DynamicQuantizeLinear + com.microsoft MatMulIntegerToFloat (what onnxruntime's CPU
@@ -16,16 +19,25 @@ export const quantFormats: readonly QuantFormat[] = ['ms', 'qoperator', 'qdq'];
 export const defaultOpTypes = ['MatMul', 'Gemm', 'Gather'];
 
 export interface QuantizeOptions {
-  /** Only 'dynamic' (weights int8 now, activations at run time) for now. */
+  /** 'dynamic' (default) or 'static' (needs `calibration.data`). */
   mode?: string;
+  /** Static mode: calibration data, method and activation type (static/options.ts). */
+  calibration?: StaticQuantizeOptions;
   format?: string;
   weightType?: string;
   /** Default: true for int8 weights, false for uint8 (onnxruntime's defaults). */
   symmetric?: boolean;
   perChannel?: boolean;
   reduceRange?: boolean;
-  /** Only 8 for now. */
+  /**
+   * 4 or 8: weight-only block quantization (MatMul/Gemm -> com.microsoft.MatMulNBits, embedding
+   * tables -> GatherBlockQuantized). Unset: dynamic int8 as described above.
+   */
   bits?: number;
+  /** Block quantization: values per block along K, a power of two >= 16 (default 32). */
+  blockSize?: number;
+  /** Block quantization: MatMulNBits' accuracy_level, 0, 1 or 4 (default defaultAccuracyLevel). */
+  accuracyLevel?: number;
   /** Op types to quantize (default MatMul, Gemm, Gather). */
   opTypes?: string[];
   /** Node names to leave in float. Each must exist in the graph. */
@@ -49,7 +61,10 @@ export interface ResolvedQuantizeOptions {
   symmetric: boolean;
   perChannel: boolean;
   reduceRange: boolean;
-  bits: 8;
+  /** 8 for dynamic int8; the block bits with `block`. */
+  bits: number;
+  /** Set by --bits: weight-only block quantization. */
+  block: BlockOptions | undefined;
   opTypes: string[];
   excludeNodes: string[];
   includeNodes: string[] | undefined;
@@ -60,15 +75,13 @@ export interface ResolvedQuantizeOptions {
 /** Checks and completes options; a bad value is a UserError that says what is accepted. */
 export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: readonly string[]): ResolvedQuantizeOptions {
   const mode = o.mode ?? 'dynamic';
-  if (mode !== 'dynamic') {
-    throw new UserError(`--mode ${mode} is not supported yet (supported: dynamic; static needs calibration data, not built yet)`);
-  }
-  const format = o.format ?? 'ms';
+  if (mode !== 'dynamic' && mode !== 'static') throw new UserError(`--mode ${mode}: unknown mode (expected dynamic or static)`);
+  const format = o.format ?? (mode === 'static' ? 'qdq' : 'ms');
   if (!quantFormats.includes(format as QuantFormat)) throw new UserError(`--format ${format}: unknown format (expected ${quantFormats.join(', ')})`);
+  if (mode === 'static' && format === 'ms') throw new UserError('--format ms is dynamic only; --mode static writes qdq (default) or qoperator');
   const weightType = o.weightType ?? 'int8';
   if (weightType !== 'int8' && weightType !== 'uint8') throw new UserError(`--weight-type ${weightType}: unknown type (expected int8 or uint8)`);
-  const bits = o.bits ?? 8;
-  if (bits !== 8) throw new UserError(`--bits ${bits} is not supported yet (only 8-bit quantization is implemented)`);
+  const block = resolveBlockOptions(o);
   const opTypes = o.opTypes ?? defaultOpTypes;
   if (opTypes.length === 0) throw new UserError('--op-types is empty (supported: ' + supportedOpTypes.join(', ') + ')');
   for (const t of opTypes) {
@@ -84,10 +97,11 @@ export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: rea
     mode,
     format: format as QuantFormat,
     weightType,
-    symmetric: o.symmetric ?? weightType === 'int8',
+    symmetric: o.symmetric ?? (block ? true : weightType === 'int8'),
     perChannel: o.perChannel ?? false,
     reduceRange: o.reduceRange ?? false,
-    bits: 8,
+    bits: block?.bits ?? 8,
+    block,
     opTypes: [...new Set(opTypes)],
     excludeNodes: o.excludeNodes ?? [],
     includeNodes: o.includeNodes,

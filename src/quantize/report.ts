@@ -12,12 +12,15 @@ export interface QuantizedTensorReport {
   opType: string;
   /** Shape of the float tensor (the quantized one has the same, transposed for Gemm transB=1 in integer formats). */
   shape: number[];
-  dtype: 'int8' | 'uint8';
+  /** int4/uint4: block-quantized 4-bit codes (int: symmetric, uint: with zero points). */
+  dtype: 'int8' | 'uint8' | 'int4' | 'uint4';
   /** Per-channel axis in the float tensor's layout; null per tensor. */
   axis: number | null;
   /** Per tensor: one number; per channel: one per channel. */
   scale: number | number[];
-  zeroPoint: number | number[];
+  zeroPoint: number | number[] | null;
+  /** Block quantization (--bits): bits, block size, block count, smallest and largest |scale|; scale/zeroPoint then hold the largest |scale| and the zero point shared by all blocks (null when each block has its own). */
+  block?: { bits: number; size: number; count: number; scaleMin: number; scaleMax: number };
   maxAbsError: number;
   /** 10 log10(sum w^2 / sum (w - dequant(w))^2); null when the error is zero (exact). */
   sqnrDb: number | null;
@@ -26,8 +29,30 @@ export interface QuantizedTensorReport {
 }
 
 export type NodeDecision =
-  | { node: string; opType: string; status: 'quantized'; tensors: string[] }
+  | { node: string; opType: string; status: 'quantized'; tensors: string[]; /** Why it was quantized another way than asked (e.g. int8 instead of 4-bit blocks). */ note?: string }
   | { node: string; opType: string; status: 'skipped'; reason: string };
+
+/** One calibrated activation (static mode): what was seen and the range quantized over. */
+export interface ActivationRangeReport {
+  name: string;
+  min: number;
+  max: number;
+  rmin: number;
+  rmax: number;
+  scale: number;
+  zeroPoint: number;
+}
+
+export interface CalibrationReport {
+  method: string;
+  rows: number;
+  batches: number;
+  activationType: string;
+  foldedBatchNorms: number;
+  /** Nodes written as integer ops (QLinearConv, ...) under --format qoperator. */
+  qoperatorNodes: number;
+  activations: ActivationRangeReport[];
+}
 
 export interface QuantizeReport {
   options: ResolvedQuantizeOptions;
@@ -38,6 +63,8 @@ export interface QuantizeReport {
   initializerBytes: { before: number; after: number };
   /** Constant nodes hoisted and the opset conversion done (or refused) before quantizing. */
   preparation: PreparationReport;
+  /** Static mode: the calibration run and each activation's range. */
+  calibration?: CalibrationReport;
   /** Set by quantizeFile: bytes on disk (model file plus external data). */
   /** Sizes, and the config/tokenizer files copied next to the output. */
   files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };

@@ -15,6 +15,8 @@ export interface RulePlan {
   weights: WeightRequest[];
   /** Gemm: C is a constant 1-D bias the com.microsoft ops can take as their bias input. */
   inlineBias?: boolean;
+  /** Said in the report next to the quantized node (a fallback and its reason). */
+  note?: string;
   /**
    * A node the rewrite replaces too (the bias Add after a MatMul, folded into the com.microsoft
    * op's bias input): the driver drops it, the rewrite writes its output.
@@ -51,6 +53,31 @@ export interface QuantizedWeightNames {
   axis: number | undefined;
 }
 
+/** A constant 2-D input stored block-quantized (MatMulNBits, GatherBlockQuantized). */
+export interface BlockWeightRequest {
+  input: number;
+  /**
+   * Which way the stored rows run: 'columns' stores the weight transposed (MatMul's [K, N]
+   * becomes N rows of K), 'rows' as it is (Gemm transB=1's [N, K], an embedding table).
+   */
+  rows: 'columns' | 'rows';
+  /** Rows padded to whole blocks (MatMulNBits) or packed as long as they are (GatherBlockQuantized). */
+  padded: boolean;
+}
+
+/** Names and geometry of a block-quantized weight's initializers. */
+export interface BlockWeightNames {
+  data: string;
+  scales: string;
+  /** Asymmetric only; symmetric codes use the ops' default zero point 2^(bits-1). */
+  zeroPoints: string | undefined;
+  rows: number;
+  /** Values per stored row (K). */
+  length: number;
+  bits: 4 | 8;
+  blockSize: number;
+}
+
 /** Outputs of the DynamicQuantizeLinear that quantizes an activation at run time. */
 export interface QuantizedActivationNames {
   data: string;
@@ -72,6 +99,8 @@ export interface RewriteContext {
   readonly options: ResolvedQuantizeOptions;
   /** The weight behind `node.input[request.input]`, quantized once and shared by every node asking the same. */
   weight(node: NodeProto, request: WeightRequest): QuantizedWeightNames;
+  /** The weight behind `node.input[request.input]`, block-quantized (options.block) once and shared. */
+  blockWeight(node: NodeProto, request: BlockWeightRequest): BlockWeightNames;
   /** `name` quantized to uint8 at run time (one DynamicQuantizeLinear per value, shared). */
   activation(name: string): QuantizedActivationNames;
   /** A float32 initializer (scalars for alpha/beta and the like). */

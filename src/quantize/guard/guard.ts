@@ -1,11 +1,13 @@
 import { UserError } from '../../errors.js';
 import type { ModelProto, NodeProto } from '../../onnx/index.js';
-import { quantizeModel, type QuantizeResult } from '../driver.js';
+import type { QuantizeResult, QuantizeSource } from '../driver.js';
 import { resolveQuantizeOptions, type QuantizeOptions } from '../options.js';
 import { supportedOpTypes } from '../ops/registry.js';
 import { prepareForQuantization } from '../prepare/prepare.js';
 import type { Feeds } from './feeds.js';
 import { measureNodeErrors, type NodeError } from './node-error.js';
+import { quantizeAnyMode } from './quantize-any.js';
+import type { StaticSource } from '../static/driver.js';
 
 /**
  * What the guard keeps within budget: a number measured on a candidate model (an accuracy drop
@@ -29,6 +31,8 @@ export interface GuardOptions {
   onStep?: (step: GuardStep) => void;
   /** Label for messages (the input file). */
   label?: string;
+  /** Where external data and (static mode) the tokenizer for calibration text are found. */
+  source?: QuantizeSource & StaticSource;
 }
 
 export interface GuardStep {
@@ -77,9 +81,10 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
   const resolved = resolveQuantizeOptions(options, supportedOpTypes);
   const model = namedNodes(prepareForQuantization(input, resolved).model);
   const userExcluded = options.excludeNodes ?? [];
-  const quantize = (exclude: string[]) => quantizeModel(model, { ...options, excludeNodes: [...userExcluded, ...exclude] }, { label: guard.label });
+  const source = { ...guard.source, label: guard.label };
+  const quantize = (exclude: string[]) => quantizeAnyMode(model, { ...options, excludeNodes: [...userExcluded, ...exclude] }, source);
 
-  let result = quantize([]);
+  let result = await quantize([]);
   let value = await guard.metric.measure(result.model);
   const initialValue = value;
   let evaluations = 1;
@@ -89,7 +94,7 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
   let ranking: NodeError[] = [];
   if (!guard.metric.within(value) && candidates.length) {
     if (guard.feeds.length === 0) throw new UserError(`${guard.label ?? 'model'}: the accuracy guard needs sample inputs to rank nodes`);
-    ranking = await measureNodeErrors(model, { ...options, excludeNodes: userExcluded }, guard.feeds);
+    ranking = await measureNodeErrors(model, { ...options, excludeNodes: userExcluded }, guard.feeds, source);
     const ranked = new Set(ranking.map((r) => r.node));
     // Nodes the ranking could not measure alone (a weight shared with another node) go last.
     const order = [...ranking, ...candidates.filter((c) => !ranked.has(c)).map((node) => ({ node, opType: '', sqnrDb: null }))];
@@ -98,7 +103,7 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
     for (let i = 0; i < limit && !guard.metric.within(value); i++) {
       const next = order[i]!;
       excluded.push(next.node);
-      result = quantize(excluded);
+      result = await quantize(excluded);
       value = await guard.metric.measure(result.model);
       evaluations++;
       const opType = next.opType || result.report.decisions.find((d) => d.node === next.node)?.opType || '';
@@ -154,7 +159,7 @@ export function namedNodes(model: ModelProto): ModelProto {
  * The per-node error report on its own: each node the options would quantize, with its own and
  * its cumulative output SQNR on `feeds`, worst first. Works on any model quantizeModel takes.
  */
-export async function nodeErrorReport(input: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[]): Promise<NodeError[]> {
+export async function nodeErrorReport(input: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[], source: QuantizeSource & StaticSource = {}): Promise<NodeError[]> {
   const resolved = resolveQuantizeOptions(options, supportedOpTypes);
-  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolved).model), options, feeds);
+  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolved).model), options, feeds, source);
 }

@@ -3,3 +3,4 @@ export { quantizeWithinBudget, nodeErrorReport, namedNodes, type GuardMetric, ty
 export { measureNodeErrors, type NodeError } from './node-error.js';
 export { outputSqnrMetric } from './output-sqnr.js';
 export { sampleInputs, type Feeds } from './feeds.js';
+export { quantizeAnyMode } from './quantize-any.js';

@@ -1,6 +1,8 @@
 import { encodeModel, ensureOpset, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/index.js';
 import { openSession, type ort } from '../../runtime/session.js';
-import { quantizeModel } from '../driver.js';
+import type { QuantizeSource } from '../driver.js';
+import type { StaticSource } from '../static/driver.js';
+import { quantizeAnyMode } from './quantize-any.js';
 import type { QuantizeOptions } from '../options.js';
 import { sqnrDb } from '../qparams.js';
 import type { Feeds } from './feeds.js';
@@ -24,8 +26,13 @@ export interface NodeError {
  * values. `model` must be prepared (see prepareForQuantization) with every node named, and
  * hold its weights in memory. Returns nodes worst first (lowest own SQNR).
  */
-export async function measureNodeErrors(model: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[]): Promise<NodeError[]> {
-  const full = quantizeModel(model, options);
+export async function measureNodeErrors(
+  model: ModelProto,
+  options: QuantizeOptions,
+  feeds: readonly Feeds[],
+  source: QuantizeSource & StaticSource = {},
+): Promise<NodeError[]> {
+  const full = await quantizeAnyMode(model, options, source);
   const quantized = full.report.decisions.filter((d) => d.status === 'quantized');
   if (quantized.length === 0 || feeds.length === 0) return [];
   const graph = model.graph!;
@@ -37,8 +44,8 @@ export async function measureNodeErrors(model: ModelProto, options: QuantizeOpti
   const probeTensors: TensorProto[] = [...(graph.initializer ?? [])];
   const compared: Array<{ node: string; opType: string; output: string; alone: string }> = [];
   let probe: ModelProto = { ...model };
-  quantized.forEach((d, k) => {
-    const single = quantizeModel(model, { ...options, includeNodes: [d.node], excludeNodes: [] });
+  for (const [k, d] of quantized.entries()) {
+    const single = await quantizeAnyMode(model, { ...options, includeNodes: [d.node], excludeNodes: [] }, source);
     const added = (single.model.graph!.node ?? []).filter((n) => !baseNodes.has(n));
     const tensors = (single.model.graph!.initializer ?? []).filter((t) => !baseTensors.has(t));
     const fresh = new Set<string>([...added.flatMap((n) => n.output ?? []), ...tensors.map((t) => t.name ?? '')]);
@@ -49,7 +56,7 @@ export async function measureNodeErrors(model: ModelProto, options: QuantizeOpti
     }
     probeTensors.push(...tensors.map((t) => ({ ...t, name: rename(t.name ?? '') })));
     probe = { ...single.model };
-  });
+  }
   const outputs = [...new Set(compared.flatMap((c) => [c.output, c.alone]))].map((name) => ({ name }));
   const probeGraph: GraphProto = { ...graph, node: probeNodes, initializer: probeTensors, output: [...(graph.output ?? []), ...outputs] };
   probe = { ...probe, graph: probeGraph, opsetImport: [...(probe.opsetImport ?? [])] };

@@ -77,7 +77,7 @@ export const matmulRule: QuantizeRule = {
  * their bias input. onnxruntime folds that Add itself when it fuses the qoperator pattern, but
  * not into ops written directly, so the ms format folds it here (measured 5-8% faster).
  */
-function biasAdd(node: NodeProto, columns: number, ctx: PlanContext): RulePlan['absorbs'] {
+export function biasAdd(node: NodeProto, columns: number, ctx: PlanContext): RulePlan['absorbs'] {
   const add = ctx.soleReader(node.output![0]!);
   if (!add || add.opType !== 'Add' || (add.domain && add.domain !== 'ai.onnx') || add.input?.length !== 2) return undefined;
   const bias = add.input.find((i) => i !== node.output![0]);

@@ -1,0 +1,78 @@
+import { DataType, makeTensor, tensorByteLength, type NameAllocator, type TensorProto } from '../onnx/index.js';
+import type { BlockOptions } from './block-options.js';
+import { quantizeRowBlocks, transposeFloat } from './blockwise.js';
+import type { FloatSource } from './weights.js';
+import type { QuantizedTensorReport } from './report.js';
+import type { BlockWeightNames, BlockWeightRequest } from './rule.js';
+
+export interface BlockWeightEntry {
+  names: BlockWeightNames;
+  tensors: TensorProto[];
+  report: QuantizedTensorReport;
+}
+
+/** Reads a whole float source into one array (block quantization needs rows, MatMul's transposed). */
+function readAll(source: FloatSource): Float32Array {
+  const out = new Float32Array(source.length);
+  source.forEachChunk(1, (chunk, start) => out.set(chunk, start));
+  return out;
+}
+
+/**
+ * A 2-D float weight stored block-quantized: `rows: 'columns'` stores W [K, N] as N rows of K
+ * (MatMulNBits' B), `rows: 'rows'` keeps [R, L] rows (Gemm transB=1, embedding tables).
+ */
+export function blockQuantizeTensor(
+  name: string,
+  tensor: TensorProto,
+  source: FloatSource,
+  dims: number[],
+  request: BlockWeightRequest,
+  spec: BlockOptions,
+  names: NameAllocator,
+  opType: string,
+): BlockWeightEntry {
+  if (dims.length !== 2) throw new Error(`internal: ${name} is ${dims.length}-D; block quantization takes 2-D weights`);
+  let values = readAll(source);
+  let rows = dims[0]!;
+  let length = dims[1]!;
+  if (request.rows === 'columns') {
+    values = transposeFloat(values, rows, length);
+    [rows, length] = [length, rows];
+  }
+  const q = quantizeRowBlocks(name, values, rows, length, spec, request.padded);
+  const blobDims = request.padded ? [rows, q.blocksPerRow, (spec.blockSize * spec.bits) / 8] : [rows, (length * spec.bits) / 8];
+  const suffix = `_${request.padded ? 'B' : 'G'}${spec.bits}`;
+  const dataName = names.take(`${name}${suffix}_quantized`);
+  const scaleName = names.take(`${name}${suffix}_scales`);
+  const dataTensor = makeTensor(dataName, q.packed, blobDims, DataType.UINT8);
+  if (tensor.docString) dataTensor.docString = tensor.docString;
+  if (tensor.metadataProps?.length) dataTensor.metadataProps = tensor.metadataProps;
+  const tensors = [dataTensor, makeTensor(scaleName, q.scales, [rows, q.blocksPerRow], DataType.FLOAT)];
+  let zpName: string | undefined;
+  if (q.zeroPoints) {
+    zpName = names.take(`${name}${suffix}_zero_points`);
+    tensors.push(makeTensor(zpName, q.zeroPoints, [rows, q.zeroPoints.length / rows], DataType.UINT8));
+  }
+  const fourBit = spec.bits === 4;
+  return {
+    names: { data: dataName, scales: scaleName, zeroPoints: zpName, rows, length, bits: spec.bits, blockSize: spec.blockSize },
+    tensors,
+    report: {
+      name,
+      quantizedName: dataName,
+      nodes: [],
+      opType,
+      shape: dims,
+      dtype: spec.symmetric ? (fourBit ? 'int4' : 'int8') : fourBit ? 'uint4' : 'uint8',
+      axis: null,
+      scale: q.scaleRange[1],
+      zeroPoint: spec.symmetric ? 2 ** (spec.bits - 1) : null,
+      block: { bits: spec.bits, size: spec.blockSize, count: q.scales.length, scaleMin: q.scaleRange[0], scaleMax: q.scaleRange[1] },
+      maxAbsError: q.maxAbsError,
+      sqnrDb: Number.isFinite(q.sqnrDb) ? q.sqnrDb : null,
+      bytesBefore: tensorByteLength(tensor),
+      bytesAfter: tensors.reduce((s, t) => s + tensorByteLength(t), 0),
+    },
+  };
+}
