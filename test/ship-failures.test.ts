@@ -248,3 +248,15 @@ describe('quantize of an already-quantized model', () => {
     expect(existsSync(join(dir, 'int8-twice'))).toBe(false);
   });
 });
+
+describe('onnxruntime-node dropped by npm (its install script failed)', () => {
+  it("is recognised from Node's import error, and not confused with other missing packages", async () => {
+    const { isOnnxruntimeMissing, onnxruntimeMissingHint } = await import('../src/runtime/missing-onnxruntime.js');
+    const missing = (name: string) =>
+      Object.assign(new Error(`Cannot find package '${name}' imported from /app/node_modules/onnx-distillery/dist/src/runtime/session.js`), { code: 'ERR_MODULE_NOT_FOUND' });
+    expect(isOnnxruntimeMissing(missing('onnxruntime-node'))).toBe(true);
+    expect(isOnnxruntimeMissing(missing('onnxruntime-common'))).toBe(false);
+    expect(isOnnxruntimeMissing(new Error("Cannot find package 'onnxruntime-node'"))).toBe(false);
+    expect(onnxruntimeMissingHint).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip/);
+  });
+});
