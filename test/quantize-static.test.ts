@@ -203,6 +203,30 @@ describe('quantize --mode static (fused com.microsoft ops)', () => {
   });
 });
 
+describe('quantize --mode static (values that are not float)', () => {
+  it('an Add on int64 shape values is skipped with the reason, the float Add is quantized', async () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const r = new SeededRandom(4);
+    const x = b.input('x', DataType.FLOAT, ['batch', 64]);
+    const h = b.op('MatMul', [x, b.initializer('w', Float32Array.from({ length: 64 * 64 }, () => r.normal() * 0.1), [64, 64])]);
+    const shape = b.op('Add', [b.op('Shape', [h]), b.int64([0, 0])]);
+    const sum = b.op('Add', [h, x]);
+    b.node('Reshape', [sum, shape], { outputs: ['y'] });
+    b.output('y', DataType.FLOAT, ['batch', 64]);
+    const fp32 = b.build();
+    const feeds = (seed: number) => {
+      const g = new SeededRandom(seed);
+      return { x: new ort.Tensor('float32', Float32Array.from({ length: 4 * 64 }, () => g.normal()), [4, 64]) };
+    };
+    const { model, report } = await quantizeModelStatic(fp32, { mode: 'static', opTypes: ['MatMul', 'Add'], calibration: { data: calibration([feeds(1)]) } });
+    const adds = report.decisions.filter((d) => d.opType === 'Add');
+    expect(adds.map((d) => d.status).sort()).toEqual(['quantized', 'skipped']);
+    expect(adds.find((d) => d.status === 'skipped')).toMatchObject({ reason: expect.stringMatching(/is int64, not a float32 activation/) });
+    expect(checkModel(model)).toEqual([]);
+    expect(sqnrDb(await runModel(fp32, feeds(2)), await runModel(model, feeds(2)))).toBeGreaterThan(25);
+  });
+});
+
 describe('distillery quantize --mode static (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'quantize-static-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
