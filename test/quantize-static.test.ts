@@ -141,6 +141,23 @@ describe('quantize --mode static (conv nets)', () => {
     expect(r.report.calibration!.qoperatorNodes).toBeGreaterThan(0);
   });
 
+  it('ConvTranspose (per output channel, axis 1) and Conv with a fused Clip(0, 6)', async () => {
+    const b = new GraphBuilder({ opset: 13 });
+    const r = new SeededRandom(8);
+    const w = (dims: number[], std: number) => b.initializer('w', Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => r.normal() * std), dims);
+    const x = b.input('pixel_values', DataType.FLOAT, ['batch', 3, 32, 32]);
+    const c = b.op('Clip', [b.op('Conv', [x, w([48, 3, 3, 3], 0.3), w([48], 0.1)], { pads: [1, 1, 1, 1] }), b.scalar(0), b.scalar(6)]);
+    const d = b.op('Conv', [c, w([32, 48, 3, 3], 0.07)], { pads: [1, 1, 1, 1], strides: [2, 2] });
+    b.node('ConvTranspose', [d, w([32, 16, 2, 2], 0.1), w([16], 0.1)], { attrs: { strides: [2, 2] }, outputs: ['y'] });
+    b.output('y', DataType.FLOAT, ['batch', 16, 32, 32]);
+    const r1 = await check(b.build(), {});
+    expect(r1.sqnr).toBeGreaterThanOrEqual(25);
+    const ops = r1.model.graph!.node!.map((n) => n.opType);
+    expect(ops).not.toContain('Clip'); // folded into the first Conv's output range [0, <= 6]
+    expect(r1.report.decisions.filter((d) => d.status === 'quantized').map((d) => d.opType)).toEqual(['Conv', 'Conv', 'ConvTranspose']);
+    expect(r1.report.tensors.find((t) => t.opType === 'ConvTranspose')).toMatchObject({ axis: 1 });
+  });
+
   it('opset-9 variant with weights in Constant nodes (Upsample): converted up, then quantized', async () => {
     const fp32 = buildMobileNetLike({ opset: 9, constantNodes: true });
     const r = await check(fp32, { format: 'qdq' });
