@@ -177,9 +177,10 @@ describe('distillery quantize (CLI)', () => {
       [['--bits', '3'], /--bits 3: expected 4 or 8/],
       [['--bits', '4', '--block-size', '24'], /--block-size 24: expected a power of two >= 16/],
       [['--block-size', '64'], /--block-size needs --bits 4 or --bits 8/],
-      [['--mode', 'static'], /--mode static is not supported yet/],
+      [['--mode', 'static'], /--mode static needs --calibrate <file>/],
+      [['--mode', 'qat'], /--mode qat: unknown mode \(expected dynamic or static\)/],
       [['--format', 'tflite'], /--format tflite: unknown format/],
-      [['--op-types', 'MatMul,Conv'], /--op-types Conv: no quantization rule/],
+      [['--op-types', 'MatMul,Softmax'], /--op-types Softmax: no quantization rule/],
       [['--symmetric', '--asymmetric'], /mutually exclusive/],
     ] as const) {
       const r = await cli('quantize', model, '-o', out, ...flags);

@@ -130,6 +130,22 @@ describe('convertToFloat16', () => {
     for (let r = 0; r < 4; r++) for (let j = 60; j < 64; j++) expect(got[r * 64 + j]).toBe(0); // masked columns stay masked
   });
 
+  it('halfIo: float inputs and outputs become float16 (no Casts at the edges when the ends compute in float16)', async () => {
+    const fp32 = exporterStyleModel();
+    const { model, report } = convertToFloat16(fp32, { target: 'any', halfIo: true });
+    expect(checkModel(model)).toEqual([]);
+    expect(castChains(model)).toEqual([]);
+    expect(ioTypes(model)).toEqual([DataType.FLOAT16, DataType.INT64, DataType.FLOAT16]);
+    const feeds = feedsX();
+    const ref = await runModel(fp32, feeds);
+    const x16 = new ort.Tensor('float16', Uint16Array.from(feeds.x.data as Float32Array, floatToHalf), [4, 64]);
+    const got = Array.from((await runModel(model, { ...feeds, x: x16 })) as unknown as Uint16Array, halfToFloat);
+    expect(sqnrDb(ref, got)).toBeGreaterThan(30);
+    // x feeds ReduceMean (float32) and Sub (float16): one Cast to float32 for it; Softmax's output is float16 already.
+    expect(model.graph!.node!.filter((n) => n.opType === 'Cast' && n.input![0] === 'x')).toHaveLength(1);
+    expect(report.casts.activations).toBeGreaterThan(0);
+  });
+
   it('q4f16: MatMulNBits scales and GatherBlockQuantized scales become float16 when those nodes compute in float16', async () => {
     const fp32 = smallBertModel(2);
     const { model: q4 } = quantizeModel(fp32, { bits: 4 });

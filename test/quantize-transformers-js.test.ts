@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { bertConfigJson, buildBertClassifier, defaultBertConfig, type BertConfig } from '../src/architectures/bert.js';
 import { evaluate } from '../src/eval/index.js';
 import { checkModel, decodeModel, saveModel } from '../src/onnx/index.js';
@@ -95,5 +97,60 @@ describe('writeTransformersFolder: a folder transformers.js loads as it is', () 
       expect(ev.models[0]!.accuracy, `${f.dtype}: ${predicted.join(',')}`).toBe(1);
       expect(new Set(predicted).size).toBeGreaterThan(1); // not a constant answer that would match trivially
     }
+  }, 120_000);
+});
+
+describe('distillery quantize --dtype (CLI)', () => {
+  const ansi = /\u001b\[[0-9;]*m/g;
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+    try {
+      const code = await main(['node', 'distillery', ...args]);
+      return { code, stdout: stdout.replace(ansi, ''), stderr: stderr.replace(ansi, '') };
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      process.exitCode = undefined;
+    }
+  }
+
+  it('one dtype into one .onnx file; a folder with --json; refusals exit 2 and write nothing', async () => {
+    const model = join(src, 'model.onnx');
+    const one = join(root, 'single', 'model_fp16.onnx');
+    mkdirSync(dirname(one));
+    const r1 = await cli('quantize', model, '-o', one, '--dtype', 'fp16');
+    expect(r1.code).toBe(0);
+    expect(r1.stdout).toMatch(/model_fp16\.onnx\s+fp16 .* float16 \(target cpu\)/);
+    expect(existsSync(join(root, 'single', 'config.json'))).toBe(true);
+
+    const dir = join(root, 'cli-folder');
+    const r2 = await cli('quantize', model, '-o', dir, '--dtype', 'q4,int8', '--block-size', '16', '--json');
+    expect(r2.code).toBe(0);
+    const doc = JSON.parse(r2.stdout);
+    expect(doc.schema).toBe('onnx-distillery/quantize-folder@1');
+    expect(doc.files.map((f: { file: string }) => f.file)).toEqual([join('onnx', 'model_q4.onnx'), join('onnx', 'model_int8.onnx')]);
+    expect(doc.files[0].recipe).toMatch(/4-bit blocks of 16/);
+    expect(doc.files[0].latencyMs).toBeGreaterThan(0);
+    // Again without --force: refused, nothing overwritten.
+    const again = await cli('quantize', model, '-o', dir, '--dtype', 'q4');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/model_q4\.onnx: already exists \(use --force to overwrite\)/);
+
+    for (const [flags, problem] of [
+      [['--dtype', 'q4,bnb4'], /--dtype bnb4 is not supported/],
+      [['--dtype', 'q4,fp16', '-o', join(root, 'two.onnx')], /one \.onnx file takes one --dtype/],
+      [['--dtype', 'q4', '--bits', '4'], /--bits does not combine with --dtype/],
+      [['--dtype', 'fp16', '--fp16-target', 'gpu'], /--fp16-target gpu: expected cpu or any/],
+    ] as const) {
+      const out = flags.includes('-o') ? [] : ['-o', join(root, 'refused')];
+      const r = await cli('quantize', model, ...out, ...flags);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(problem);
+    }
+    expect(existsSync(join(root, 'refused'))).toBe(false);
+    expect(existsSync(join(root, 'two.onnx'))).toBe(false);
   }, 120_000);
 });

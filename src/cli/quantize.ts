@@ -4,6 +4,7 @@ import { ExitCode, UserError } from '../errors.js';
 import type { GuardedQuantizeResult } from '../eval/guarded-quantize.js';
 import type { QuantizedTensorReport, QuantizeReport } from '../quantize/index.js';
 import { defaultOpTypes, quantFormats } from '../quantize/options.js';
+import { defaultStaticOpTypes } from '../quantize/ops/static-registry.js';
 import { defaultAccuracyLevel, defaultBlockSize } from '../quantize/block-options.js';
 import { transformersDtypes } from '../quantize/variants.js';
 import type { TransformersFolderFile, TransformersFolderReport } from '../publish/transformers-folder.js';
@@ -13,13 +14,22 @@ import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from '.
 interface QuantizeFlags {
   output: string;
   mode: string;
-  format: string;
+  format?: string;
   weightType: string;
+  calibrate?: string;
+  calibrationMethod: string;
+  calibrationSize: string;
+  calibrationBatchSize: string;
+  percentile?: string;
+  movingAverage?: string;
+  activationType: string;
+  activationSymmetric?: boolean;
+  textCol?: string;
   symmetric?: boolean;
   asymmetric?: boolean;
   perChannel?: boolean;
   reduceRange?: boolean;
-  opTypes: string;
+  opTypes?: string;
   excludeNodes?: string;
   includeNodes?: string;
   bits?: string;
@@ -30,6 +40,7 @@ interface QuantizeFlags {
   evalData?: string;
   fp16Target?: string;
   fp16Keep?: string;
+  fp16Io?: boolean;
   externalData?: boolean;
   force?: boolean;
   allowEmpty?: boolean;
@@ -51,14 +62,23 @@ export function register(program: Command): void {
     .description('Store MatMul/Gemm weights and embedding tables as int8; activations are quantized at run time')
     .argument('<model>', 'input ONNX model')
     .requiredOption('-o, --output <path>', 'where to write the quantized model (never the input)')
-    .option('--mode <mode>', 'dynamic: int8 weights, activations quantized at run time', 'dynamic')
-    .option('--format <format>', `how quantized MatMul/Gemm are written: ${quantFormats.join(' | ')} (ms: onnxruntime's com.microsoft ops, fastest here; qoperator, qdq: standard ONNX ops only)`, 'ms')
+    .option('--mode <mode>', 'dynamic: int8 weights, activations quantized at run time; static: activations too, ranges from --calibrate data', 'dynamic')
+    .option('--format <format>', `how quantized ops are written: ${quantFormats.join(' | ')} (default ms for dynamic: onnxruntime's com.microsoft ops, fastest here; qdq for static: QuantizeLinear/DequantizeLinear pairs; qoperator: integer ops)`)
+    .option('--calibrate <file>', 'static: calibration data, text (csv/tsv/jsonl, through the model\'s tokenizer) or a tensor .jsonl ({"input": {"dims": [...], "data": [...]}} per line)')
+    .option('--calibration-method <m>', 'static: minmax | percentile | entropy', 'minmax')
+    .option('--calibration-size <n>', 'static: calibration examples used at most', '128')
+    .option('--calibration-batch-size <n>', 'static: text rows per calibration run (bounds memory)', '8')
+    .option('--percentile <p>', 'static, percentile: share of |x| kept, in percent (default 99.999)')
+    .option('--moving-average <c>', 'static, minmax: moving-average constant per batch (e.g. 0.01) instead of the running min/max')
+    .option('--activation-type <t>', 'static: uint8 | int8 activations', 'uint8')
+    .option('--activation-symmetric', 'static: symmetric activation ranges')
+    .option('--text-col <name>', 'static: column (or jsonl key) of the calibration text')
     .option('--weight-type <type>', 'int8 | uint8', 'int8')
     .option('--symmetric', 'symmetric weight range, zero point 0 (default for int8)')
     .option('--asymmetric', 'asymmetric weight range (default for uint8)')
     .option('--per-channel', 'one scale/zero point per output channel (MatMul: axis 1 of [in,out]; Gemm transB=1: axis 0; Gather: per column)')
     .option('--reduce-range', '7-bit weights, against u8s8 saturation on x86 CPUs without VNNI')
-    .option('--op-types <list>', 'comma-separated op types to quantize', defaultOpTypes.join(','))
+    .option('--op-types <list>', `comma-separated op types to quantize (default ${defaultOpTypes.join(',')}; static: ${defaultStaticOpTypes.join(',')})`)
     .option('--exclude-nodes <list>', 'comma-separated node names to keep in float (each must exist)')
     .option('--include-nodes <list>', 'comma-separated node names: quantize only these (each must exist)')
     .option('--bits <n>', '4 | 8: weight-only block quantization (MatMul/Gemm -> com.microsoft.MatMulNBits, embeddings -> GatherBlockQuantized); omit for dynamic int8')
@@ -68,6 +88,7 @@ export function register(program: Command): void {
     .option('--eval-data <file>', "labelled text (csv/tsv/jsonl, as eval reads it): with --dtype each file's accuracy against the fp32 model; with --max-drop, --min-sqnr, --node-report what the guard and the node errors are measured on")
     .option('--fp16-target <target>', `fp16/q4f16: cpu = float16 compute only where onnxruntime 1.30's CPU provider has float16 kernels (default), any = every op but an accuracy block list (WebGPU, CUDA)`)
     .option('--fp16-keep <ops>', 'fp16/q4f16: more op types to keep in float32 (comma-separated)')
+    .option('--fp16-io', 'fp16/q4f16: float graph inputs and outputs in float16 too (default: float32, Casts at the edges)')
     .option('--min-elements <n>', 'weights with fewer elements stay float', '1024')
     .option('--external-data', 'write tensor data to <output>.data next to the model (automatic past 2 GiB)')
     .option('-f, --force', 'overwrite an existing output')
@@ -82,7 +103,10 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
+      if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
+      if (flags.mode !== 'static' && flags.calibrate) throw new UserError('--calibrate applies to --mode static only');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
+      if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined || flags.fp16Io) throw new UserError('--fp16-target, --fp16-keep and --fp16-io go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
       spin.start();
       const { quantizeFile, NothingToQuantizeError } = await import('../quantize/file.js');
@@ -97,7 +121,21 @@ export function register(program: Command): void {
         blockSize: flags.blockSize === undefined ? undefined : parseInteger(flags.blockSize, '--block-size'),
         accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
         minElements: parseInteger(flags.minElements, '--min-elements'),
-        opTypes: parseList(flags.opTypes),
+        opTypes: flags.opTypes !== undefined ? parseList(flags.opTypes) : undefined,
+        calibration:
+          flags.mode === 'static'
+            ? {
+                data: { kind: 'file' as const, path: flags.calibrate!, dataset: flags.textCol ? { textCol: flags.textCol } : undefined },
+                method: flags.calibrationMethod,
+                size: parseInteger(flags.calibrationSize, '--calibration-size'),
+                batchSize: parseInteger(flags.calibrationBatchSize, '--calibration-batch-size'),
+                percentile: flags.percentile !== undefined ? parseNumber(flags.percentile, '--percentile') : undefined,
+                movingAverage: flags.movingAverage !== undefined ? parseNumber(flags.movingAverage, '--moving-average') : undefined,
+                activationType: flags.activationType,
+                activationSymmetric: flags.activationSymmetric,
+              }
+            : undefined,
+        onCalibrationProgress: (rows: number) => (spin.text = `calibrating ${model}: ${rows} examples`),
         excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
         includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
         externalData: flags.externalData ? true : ('auto' as const),
@@ -203,6 +241,14 @@ export function formatReport(report: QuantizeReport): string {
   const lines: string[] = [];
   const prep = preparationLine(report);
   if (prep) lines.push(prep, '');
+  const c = report.calibration;
+  if (c) {
+    const extras = [c.foldedBatchNorms ? `${c.foldedBatchNorms} BatchNorm folded into Conv` : '', c.qoperatorNodes ? `${c.qoperatorNodes} nodes as integer ops` : ''].filter(Boolean);
+    lines.push(
+      `Calibrated ${c.activations.length} activations (${c.activationType}, ${c.method}) on ${c.rows} examples in ${c.batches} batches${extras.length ? `; ${extras.join('; ')}` : ''}`,
+      '',
+    );
+  }
   const style = o.block
     ? `weight-only, ${o.block.bits}-bit blocks of ${o.block.blockSize}, ${o.block.symmetric ? 'symmetric' : 'asymmetric'}, accuracy_level ${o.block.accuracyLevel}`
     : `${o.mode}, ${o.format}, ${o.weightType} ${o.symmetric ? 'symmetric' : 'asymmetric'}${o.reduceRange ? ' 7-bit' : ''}, ${o.perChannel ? 'per-channel' : 'per-tensor'}`;
@@ -290,9 +336,14 @@ async function writeDtypes(model: string, flags: QuantizeFlags): Promise<void> {
     accuracyLevel: flags.accuracyLevel === undefined ? undefined : parseInteger(flags.accuracyLevel, '--accuracy-level'),
     fp16Target: flags.fp16Target as 'cpu' | 'any' | undefined,
     fp16Keep: flags.fp16Keep === undefined ? undefined : parseList(flags.fp16Keep),
+    fp16Io: flags.fp16Io,
     force: flags.force,
   };
   if (flags.bits !== undefined) throw new UserError('--bits does not combine with --dtype (q4 and q4f16 are the 4-bit dtypes)');
+  const { fp16Targets } = await import('../quantize/fp16/convert.js');
+  if (flags.fp16Target !== undefined && !(fp16Targets as readonly string[]).includes(flags.fp16Target)) {
+    throw new UserError(`--fp16-target ${flags.fp16Target}: expected ${fp16Targets.join(' or ')}`);
+  }
   const spin = spinner(`writing ${dtypes.join(', ')}`, { quiet: flags.json });
   spin.start();
   try {

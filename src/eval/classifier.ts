@@ -1,5 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { UserError } from '../errors.js';
+import { halfToFloat } from '../onnx/tensor.js';
 import { makeBatches, type Batch } from '../data/batching.js';
 import { buildFeeds, planFeeds, type FeedPlanEntry } from '../data/feeds.js';
 import { openSession, type SessionSettings } from '../runtime/session.js';
@@ -48,7 +49,9 @@ export async function classifyBatch(model: Classifier, batch: Batch): Promise<Fl
   }
   if (tensor.type === 'float32') return tensor.data as Float32Array;
   if (tensor.type === 'float64') return Float32Array.from(tensor.data as Float64Array);
-  throw new UserError(`${model.path}: output "${model.outputName}" is ${tensor.type}, expected float32 logits`);
+  // float16 models with float16 outputs (quantize --dtype fp16 --fp16-io, many exported fp16 models).
+  if (tensor.type === 'float16') return Float32Array.from(tensor.data as Uint16Array, halfToFloat);
+  throw new UserError(`${model.path}: output "${model.outputName}" is ${tensor.type}, expected float logits`);
 }
 
 /** Logits of every row of the batches, in the original order of the rows (see makeBatches). */

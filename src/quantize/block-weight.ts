@@ -1,4 +1,3 @@
-import { UserError } from '../errors.js';
 import { DataType, makeTensor, tensorByteLength, type NameAllocator, type TensorProto } from '../onnx/index.js';
 import type { BlockOptions } from './block-options.js';
 import { quantizeRowBlocks, transposeFloat } from './blockwise.js';
@@ -41,13 +40,7 @@ export function blockQuantizeTensor(
     values = transposeFloat(values, rows, length);
     [rows, length] = [length, rows];
   }
-  let q;
-  try {
-    q = quantizeRowBlocks(name, values, rows, length, spec, request.padded);
-  } catch (e) {
-    if (e instanceof UserError) throw new UserError(e.message);
-    throw e;
-  }
+  const q = quantizeRowBlocks(name, values, rows, length, spec, request.padded);
   const blobDims = request.padded ? [rows, q.blocksPerRow, (spec.blockSize * spec.bits) / 8] : [rows, (length * spec.bits) / 8];
   const suffix = `_${request.padded ? 'B' : 'G'}${spec.bits}`;
   const dataName = names.take(`${name}${suffix}_quantized`);

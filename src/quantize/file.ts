@@ -3,6 +3,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
+import { quantizeModelStatic } from './static/driver.js';
 import { quantizeWeightsInParallel } from './parallel.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
@@ -16,6 +17,8 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   threads?: number;
   /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
   externalData?: boolean | 'auto';
+  /** Static mode: called with the calibration rows done after each batch. */
+  onCalibrationProgress?: (rows: number) => void;
 }
 
 /** Thrown when a model has nothing to quantize (and `allowEmpty` is off): nothing is written. Exit code 6. */
@@ -35,16 +38,20 @@ export class NothingToQuantizeError extends UserError {
  * before doing any work. Returns the report with file sizes.
  */
 export async function quantizeFile(inPath: string, outPath: string, options: QuantizeFileOptions = {}): Promise<QuantizeReport> {
-  const { force, allowEmpty, externalData, threads, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, onCalibrationProgress, threads, ...quantizeOptions } = options;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UserError(`--threads ${threads}: expected a positive integer`);
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
   const bytesBefore = await bytesOnDisk(inPath, model);
-  // With --threads, large weights are quantized on that many threads first; the driver then takes the results.
-  const weightQuantizer = (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
-  const { model: quantized, report } = quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer });
+  // With --threads, large weights are quantized on that many threads first (dynamic mode); the driver then takes the results.
+  const weightQuantizer =
+    quantizeOptions.mode !== 'static' && (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
+  const { model: quantized, report } =
+    quantizeOptions.mode === 'static'
+      ? await quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
+      : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });

@@ -34,6 +34,8 @@ export interface VariantOptions {
   accuracyLevel?: number;
   fp16Target?: Fp16Target;
   fp16Keep?: readonly string[];
+  /** fp16/q4f16: float graph inputs and outputs in float16 too. */
+  fp16Io?: boolean;
   /** Where external-data weights of the input live (models from loadModelLazy). */
   baseDir?: string;
   label?: string;
@@ -55,7 +57,7 @@ export interface Variant {
  */
 export function makeVariant(model: ModelProto, dtype: TransformersDtype, options: VariantOptions = {}): Variant {
   const source = { baseDir: options.baseDir, label: options.label };
-  const fp16 = (m: ModelProto) => convertToFloat16(m, { target: options.fp16Target, keepFloat32: options.fp16Keep });
+  const fp16 = (m: ModelProto) => convertToFloat16(m, { target: options.fp16Target, keepFloat32: options.fp16Keep, halfIo: options.fp16Io });
   const block = { bits: 4, blockSize: options.blockSize, accuracyLevel: options.accuracyLevel };
   switch (dtype) {
     case 'fp32':

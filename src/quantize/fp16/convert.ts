@@ -64,6 +64,8 @@ export interface Fp16Options {
    * onnxruntime folds at load) when it has at least this many elements. Default 1024.
    */
   minElements?: number;
+  /** Float graph inputs and outputs become float16 too (default false: they stay float32, Casts at the edges). */
+  halfIo?: boolean;
 }
 
 export interface Fp16Report {
@@ -137,7 +139,7 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options = {}): 
   const consumers = new Map<string, number[]>();
   nodes.forEach((n, i) => new Set(nodeInputs(n)).forEach((v) => consumers.set(v, [...(consumers.get(v) ?? []), i])));
   const graphOutputs = new Set((src.output ?? []).map((v) => v.name ?? ''));
-  for (const component of halfComponents(nodes, precision, producerIdx, consumers, isFloat)) {
+  for (const component of halfComponents(nodes, precision, consumers, isFloat)) {
     if (!component.every((i) => DATA_MOVEMENT.has(nodes[i]!.opType!))) continue;
     const inside = new Set(component);
     const edges = component.some((i) => {
@@ -151,7 +153,9 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options = {}): 
 
   // 3. Rewrite: converted constants, Casts where a value's producer and reader disagree.
   const names = new NameAllocator(src);
+  const halfIo = options.halfIo ?? false;
   const producedHalf = (v: string) => {
+    if (halfIo && graphInputs.has(v) && isFloat(v)) return true;
     const p = producerIdx.get(v);
     if (p === undefined || precision[p] !== 'half' || !isFloat(v)) return false;
     const n = nodes[p]!;
@@ -201,9 +205,14 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options = {}): 
     }
   }
 
-  // Graph outputs a float16 node produces: the node writes `<name>_fp16`, a Cast writes `<name>`.
+  // A graph output produced in the other type than it is declared: the node writes
+  // `<name>_fp16` (`_fp32`), a Cast writes `<name>`.
   const outputRename = new Map<string, string>();
-  for (const v of graphOutputs) if (producedHalf(v)) outputRename.set(v, names.take(`${v}_fp16`));
+  for (const v of graphOutputs) {
+    if (!isFloat(v) || constants.has(v) || graphInputs.has(v)) continue;
+    const isHalf = producedHalf(v);
+    if (isHalf !== halfIo) outputRename.set(v, names.take(`${v}_${isHalf ? 'fp16' : 'fp32'}`));
+  }
   const halfName = new Map<string, string>(); // float32 value -> its float16 Cast
   const singleName = new Map<string, string>(); // float16 value -> its float32 Cast
   const out: NodeProto[] = [...headCasts];
@@ -212,15 +221,16 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options = {}): 
     const readers = consumers.get(v) ?? [];
     const isHalf = producedHalf(v);
     const stored = outputRename.get(v) ?? v;
-    if (isHalf && (readers.some((i) => !wantsHalf(i, v)) || outputRename.has(v))) {
-      const name = outputRename.has(v) ? v : names.take(`${v}_fp32`);
+    const edge = outputRename.has(v);
+    if (isHalf && (readers.some((i) => !wantsHalf(i, v)) || edge)) {
+      const name = edge ? v : names.take(`${v}_fp32`);
       singleName.set(v, name);
       made.push(castNode(stored, name, FLOAT));
     }
-    if (!isHalf && isFloat(v) && readers.some((i) => wantsHalf(i, v))) {
-      const name = names.take(`${v}_fp16`);
+    if (!isHalf && isFloat(v) && (readers.some((i) => wantsHalf(i, v)) || edge)) {
+      const name = edge ? v : names.take(`${v}_fp16`);
       halfName.set(v, name);
-      made.push(castNode(v, name, HALF));
+      made.push(castNode(stored, name, HALF));
     }
     report.casts.activations += made.length;
     return made;
@@ -243,8 +253,17 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options = {}): 
   });
 
   const halfValues = new Set([...producerIdx.keys()].filter(producedHalf));
-  const valueInfo = src.valueInfo?.map((v) => (v.name && halfValues.has(v.name) && !outputRename.has(v.name) ? retype(v, HALF) : v));
+  const valueInfo = src.valueInfo?.map((v) => {
+    if (!v.name) return v;
+    if (outputRename.has(v.name)) return retype(v, halfIo ? HALF : FLOAT); // the edge Cast's output
+    return halfValues.has(v.name) ? retype(v, HALF) : v;
+  });
   const newGraph: GraphProto = { ...src, node: out, initializer: initializers };
+  if (halfIo) {
+    const io = (list: GraphProto['input']) => list?.map((v) => (v.name && isFloat(v.name) && !constants.has(v.name) ? retype(v, HALF) : v));
+    newGraph.input = io(src.input);
+    newGraph.output = io(src.output);
+  }
   if (valueInfo) newGraph.valueInfo = valueInfo;
   return { model: { ...model, graph: newGraph }, report };
 }
@@ -267,7 +286,7 @@ function retype<T extends { type?: { tensorType?: { elemType?: number | null } |
 }
 
 /** Connected groups of float16 nodes (linked by float values one writes and another reads). */
-function halfComponents(nodes: NodeProto[], precision: Precision[], producerIdx: Map<string, number>, consumers: Map<string, number[]>, isFloat: (v: string) => boolean): number[][] {
+function halfComponents(nodes: NodeProto[], precision: Precision[], consumers: Map<string, number[]>, isFloat: (v: string) => boolean): number[][] {
   const parent = nodes.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
   nodes.forEach((n, i) => {
@@ -276,7 +295,6 @@ function halfComponents(nodes: NodeProto[], precision: Precision[], producerIdx:
       if (!isFloat(v)) continue;
       for (const c of consumers.get(v) ?? []) if (precision[c] === 'half') parent[find(c)] = find(i);
     }
-    void producerIdx;
   });
   const groups = new Map<number, number[]>();
   nodes.forEach((_, i) => {

@@ -3,15 +3,15 @@ import { MS_DOMAIN } from '../rule.js';
 import type { StaticQuantizeRule } from '../static/rule.js';
 
 /**
- * Concat with at least one input from a quantized node: every input is quantized with its own
- * range, and so is the output; com.microsoft QLinearConcat under --format qoperator.
+ * Concat with at least one input from a quantized node: every computed input is quantized with
+ * its own range, and so is the output; com.microsoft QLinearConcat under --format qoperator.
  */
 export const concatRule: StaticQuantizeRule = {
   opType: 'Concat',
   plan(node, ctx) {
-    const inputs = node.input ?? [];
-    if (inputs.some((i) => ctx.constantInfo(i))) return { skip: 'Concat with a constant input stays float' };
-    return { activations: inputs.map((_, k) => k), weights: [], output: 'own', when: 'any' };
+    // Constant inputs (shape pieces, mostly) stay float; QLinearConcat then is not possible.
+    const activations = (node.input ?? []).flatMap((x, k) => (x && !ctx.constantInfo(x) ? [k] : []));
+    return { activations, weights: [], output: 'own', when: 'any' };
   },
   qoperator(node, io) {
     if (io.inputs.some((x) => !x)) return undefined;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
@@ -146,8 +146,9 @@ function augment(model: ModelProto, tensors: string[]): ModelProto {
 
 /**
  * An onnxruntime session on the augmented model. Weights the lazy loader left on disk stay
- * there: the model is written to a temp folder next to links to its external data files, so
- * onnxruntime reads them as it reads the original (no copy of the weights in this process).
+ * there: the model is written to a temp folder next to copies of the files holding them
+ * (onnxruntime refuses external data outside the model's folder, links included; the copy is
+ * done by the kernel), so the weights are never in this process's memory.
  */
 async function openAugmented(model: ModelProto, baseDir: string | undefined, label: string) {
   const files = new Set<string>();
@@ -162,7 +163,7 @@ async function openAugmented(model: ModelProto, baseDir: string | undefined, lab
   if (!baseDir) throw new UserError(`${label}: the model keeps weights in external files and no model directory was given`);
   const dir = await mkdtemp(join(tmpdir(), 'distillery-calibrate-'));
   try {
-    for (const f of files) await symlink(join(baseDir, f), join(dir, f));
+    for (const f of files) await copyFile(join(baseDir, f), join(dir, f));
     const path = join(dir, 'augmented.onnx');
     await saveModel(model, path, { externalData: false });
     const { session } = await openSession(path, { graphOptimizationLevel: 'basic', logSeverityLevel: 3 });
