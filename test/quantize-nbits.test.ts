@@ -249,5 +249,7 @@ describe('quantizeModel --bits: MatMulNBits and GatherBlockQuantized run in onnx
     expect(() => quantizeModel(m, { bits: 4, blockSize: 48 })).toThrow(/--block-size 48: expected a power of two >= 16/);
     expect(() => quantizeModel(m, { bits: 4, accuracyLevel: 2 })).toThrow(/--accuracy-level 2: expected 0, 1 or 4/);
     expect(() => quantizeModel(m, { accuracyLevel: 4 })).toThrow(/--accuracy-level needs --bits/);
+    expect(() => quantizeModel(m, { bits: 4, perChannel: true })).toThrow(/--per-channel does not apply to --bits/);
+    expect(() => quantizeModel(m, { bits: 4, reduceRange: true })).toThrow(/--reduce-range does not apply to --bits/);
   });
 });

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { bertConfigJson, buildBertClassifier, defaultBertConfig, type BertConfig } from '../src/architectures/bert.js';
 import { evaluate } from '../src/eval/index.js';
-import { checkModel, decodeModel, saveModel } from '../src/onnx/index.js';
+import { checkModel, DataType, decodeModel, GraphBuilder, saveModel } from '../src/onnx/index.js';
 import { writeTransformersFolder, type TransformersFolderReport } from '../src/publish/transformers-folder.js';
-import { transformersDtypes, parseTransformersDtypes } from '../src/quantize/variants.js';
+import { makeVariant, transformersDtypes, parseTransformersDtypes } from '../src/quantize/variants.js';
 import { openSession } from '../src/runtime/session.js';
 
 // A tiny BERT with a made-up vocabulary, only a vocab.txt for a tokenizer (transformers.js needs
@@ -70,6 +70,18 @@ describe('writeTransformersFolder: a folder transformers.js loads as it is', () 
       expect(session.outputNames).toEqual(['logits']);
       await session.release();
     }
+  });
+
+  it("q8 follows transformers.js's rule: uint8 weights when the graph has a Conv, int8 otherwise", () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const x = b.input('x', DataType.FLOAT, [1, 4, 8, 8]);
+    const conv = b.op('Conv', [x, b.initializer('k', new Float32Array(4 * 4 * 9).fill(0.1), [4, 4, 3, 3])], { pads: [1, 1, 1, 1] });
+    b.node('MatMul', [conv, b.initializer('w', new Float32Array(8 * 32).fill(0.01), [8, 32])], { outputs: ['y'] });
+    b.output('y', DataType.FLOAT);
+    const withConv = makeVariant(b.build(), 'q8');
+    expect(withConv.quantize!.options.weightType).toBe('uint8');
+    expect(withConv.recipe).toBe('dynamic uint8 (graph has Conv)');
+    expect(makeVariant(buildBertClassifier(config, { seed: 4 }), 'q8').quantize!.options.weightType).toBe('int8');
   });
 
   it('bnb4 and unknown dtypes are refused by name', () => {

@@ -15,13 +15,24 @@ export const defaultBlockSize = 32;
 export const defaultAccuracyLevel = 4;
 
 /** undefined without --bits (dynamic int8); otherwise checked block settings. */
-export function resolveBlockOptions(o: { bits?: number; blockSize?: number; accuracyLevel?: number; symmetric?: boolean }): BlockOptions | undefined {
+export function resolveBlockOptions(o: {
+  bits?: number;
+  blockSize?: number;
+  accuracyLevel?: number;
+  symmetric?: boolean;
+  perChannel?: boolean;
+  reduceRange?: boolean;
+  mode?: string;
+}): BlockOptions | undefined {
   if (o.bits === undefined) {
     if (o.blockSize !== undefined) throw new UserError('--block-size needs --bits 4 or --bits 8 (block quantization)');
     if (o.accuracyLevel !== undefined) throw new UserError('--accuracy-level needs --bits 4 or --bits 8 (block quantization)');
     return undefined;
   }
   if (o.bits !== 4 && o.bits !== 8) throw new UserError(`--bits ${o.bits}: expected 4 or 8 (block-wise weight-only quantization); omit it for dynamic int8`);
+  if (o.mode === 'static') throw new UserError('--bits is weight-only block quantization; it does not combine with --mode static');
+  if (o.perChannel) throw new UserError('--per-channel does not apply to --bits: every block of --block-size values has its own scale already');
+  if (o.reduceRange) throw new UserError('--reduce-range does not apply to --bits (it is for dynamic int8 on CPUs without VNNI)');
   const spec = { bits: o.bits, blockSize: o.blockSize ?? defaultBlockSize, symmetric: o.symmetric ?? true } as const;
   checkBlockSpec(spec);
   const level = o.accuracyLevel ?? defaultAccuracyLevel;
