@@ -1,6 +1,6 @@
 import { DataType, makeTensor, tensorByteLength, type NameAllocator, type TensorProto } from '../onnx/index.js';
 import type { BlockOptions } from './block-options.js';
-import { quantizeRowBlocks, transposeFloat } from './blockwise.js';
+import { quantizeRowBlocks } from './blockwise.js';
 import type { FloatSource } from './weights.js';
 import type { QuantizedTensorReport } from './report.js';
 import type { BlockWeightNames, BlockWeightRequest } from './rule.js';
@@ -33,14 +33,11 @@ export function blockQuantizeTensor(
   opType: string,
 ): BlockWeightEntry {
   if (dims.length !== 2) throw new Error(`internal: ${name} is ${dims.length}-D; block quantization takes 2-D weights`);
-  let values = readAll(source);
-  let rows = dims[0]!;
-  let length = dims[1]!;
-  if (request.rows === 'columns') {
-    values = transposeFloat(values, rows, length);
-    [rows, length] = [length, rows];
-  }
-  const q = quantizeRowBlocks(name, values, rows, length, spec, request.padded);
+  const values = readAll(source);
+  const columns = request.rows === 'columns';
+  const rows = columns ? dims[1]! : dims[0]!;
+  const length = columns ? dims[0]! : dims[1]!;
+  const q = quantizeRowBlocks(name, values, rows, length, spec, request.padded, columns);
   const blobDims = request.padded ? [rows, q.blocksPerRow, (spec.blockSize * spec.bits) / 8] : [rows, (length * spec.bits) / 8];
   const suffix = `_${request.padded ? 'B' : 'G'}${spec.bits}`;
   const dataName = names.take(`${name}${suffix}_quantized`);
