@@ -86,15 +86,31 @@ export function quantizeRowBlocks(name: string, values: Float32Array, rows: numb
     lo.fill(0);
     hi.fill(0);
     peak.fill(0);
-    // Pass 1: each row's range in this block (holding 0); rows run along the inner loop when the
-    // weight is stored transposed, so both layouts read memory in order.
-    for (let outer = transposed ? start : 0, outerEnd = transposed ? end : rows; outer < outerEnd; outer++) {
-      for (let inner = transposed ? 0 : start, innerEnd = transposed ? rows : end; inner < innerEnd; inner++) {
-        const r = transposed ? inner : outer;
-        const w = values[transposed ? outer * rows + inner : outer * length + inner]!;
-        if (w < lo[r]!) lo[r] = w;
-        else if (w > hi[r]!) hi[r] = w;
-        else if (w !== w) throw new UserError(`weight ${name} holds NaN (row ${r}); cannot quantize a non-finite value`);
+    // Pass 1: each row's range in this block (holding 0). Two loop orders, so both layouts read
+    // memory in order: rows inner when the weight is stored transposed.
+    if (transposed) {
+      for (let k = start; k < end; k++) {
+        const base = k * rows;
+        for (let r = 0; r < rows; r++) {
+          const w = values[base + r]!;
+          if (w < lo[r]!) lo[r] = w;
+          else if (w > hi[r]!) hi[r] = w;
+          else if (w !== w) throwNaN(name, r);
+        }
+      }
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const base = r * length;
+        let l = 0;
+        let h = 0;
+        for (let k = start; k < end; k++) {
+          const w = values[base + k]!;
+          if (w < l) l = w;
+          else if (w > h) h = w;
+          else if (w !== w) throwNaN(name, r);
+        }
+        lo[r] = l;
+        hi[r] = h;
       }
     }
     for (let r = 0; r < rows; r++) {
@@ -119,20 +135,40 @@ export function quantizeRowBlocks(name: string, values: Float32Array, rows: numb
       if (a > maxScale) maxScale = a;
     }
     // Pass 2: codes and the error they carry.
-    for (let outer = transposed ? start : 0, outerEnd = transposed ? end : rows; outer < outerEnd; outer++) {
-      for (let inner = transposed ? 0 : start, innerEnd = transposed ? rows : end; inner < innerEnd; inner++) {
-        const r = transposed ? inner : outer;
-        const k = transposed ? outer : inner;
-        const w = values[transposed ? outer * rows + inner : outer * length + inner]!;
+    if (transposed) {
+      for (let k = start; k < end; k++) {
+        const base = k * rows;
+        for (let r = 0; r < rows; r++) {
+          const w = values[base + r]!;
+          const zp = zpOf[r]!;
+          let q = w * inv[r]! + ROUND_MAGIC - ROUND_MAGIC + zp;
+          q = q < 0 ? 0 : q > qmax ? qmax : q;
+          codes[r * stride + k] = q;
+          const err = w - (q - zp) * scaleOf[r]!;
+          signal += w * w;
+          noise += err * err;
+          if (err > maxErr) maxErr = err;
+          else if (-err > maxErr) maxErr = -err;
+        }
+      }
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const base = r * length;
+        const out = r * stride;
         const zp = zpOf[r]!;
-        let q = w * inv[r]! + ROUND_MAGIC - ROUND_MAGIC + zp;
-        q = q < 0 ? 0 : q > qmax ? qmax : q;
-        codes[r * stride + k] = q;
-        const err = w - (q - zp) * scaleOf[r]!;
-        signal += w * w;
-        noise += err * err;
-        const e = err < 0 ? -err : err;
-        if (e > maxErr) maxErr = e;
+        const iv = inv[r]!;
+        const sc = scaleOf[r]!;
+        for (let k = start; k < end; k++) {
+          const w = values[base + k]!;
+          let q = w * iv + ROUND_MAGIC - ROUND_MAGIC + zp;
+          q = q < 0 ? 0 : q > qmax ? qmax : q;
+          codes[out + k] = q;
+          const err = w - (q - zp) * sc;
+          signal += w * w;
+          noise += err * err;
+          if (err > maxErr) maxErr = err;
+          else if (-err > maxErr) maxErr = -err;
+        }
       }
     }
     // Padding decodes to 0 (the matching rows of A do not exist, but a 0 is safe either way).
@@ -149,6 +185,10 @@ export function quantizeRowBlocks(name: string, values: Float32Array, rows: numb
     sqnrDb: sqnrDb(signal, noise),
     scaleRange: [rows * blocksPerRow ? minScale : 0, maxScale],
   };
+}
+
+function throwNaN(name: string, row: number): never {
+  throw new UserError(`weight ${name} holds NaN (row ${row}); cannot quantize a non-finite value`);
 }
 
 /** Per-row zero points padded so each row fills whole bytes (4 bits: an odd count gets one more). */
