@@ -180,7 +180,7 @@ describe('distillery quantize (CLI)', () => {
       [['--mode', 'static'], /--mode static needs --calibrate <file>/],
       [['--mode', 'qat'], /--mode qat: unknown mode \(expected dynamic or static\)/],
       [['--format', 'tflite'], /--format tflite: unknown format/],
-      [['--op-types', 'MatMul,Conv'], /--op-types Conv: no quantization rule/],
+      [['--op-types', 'MatMul,Softmax'], /--op-types Softmax: no quantization rule/],
       [['--symmetric', '--asymmetric'], /mutually exclusive/],
     ] as const) {
       const r = await cli('quantize', model, '-o', out, ...flags);

@@ -148,7 +148,7 @@ describe('quantizeModel on a builder BERT (Embedding(1000, 64), 2 layers)', () =
     expect(() => quantizeModel(fp32, { mode: 'static' })).toThrow(/--mode static is asynchronous \(calibration runs the model\): use quantizeModelStatic/);
     expect(() => quantizeModel(fp32, { format: 'onnx' })).toThrow(/--format onnx: unknown format \(expected ms, qoperator, qdq\)/);
     expect(() => quantizeModel(fp32, { weightType: 'int4' })).toThrow(/--weight-type int4/);
-    expect(() => quantizeModel(fp32, { opTypes: ['Conv'] })).toThrow(/--op-types Conv: no quantization rule.*MatMul, Gemm, Gather/);
+    expect(() => quantizeModel(fp32, { opTypes: ['Softmax'] })).toThrow(/--op-types Softmax: no quantization rule.*MatMul, Gemm, Gather, Conv/);
   });
 
   it('reports why nodes are skipped: activations, too small, op type filter', () => {

@@ -117,4 +117,10 @@ describe('graph preparation: Constant weights and opset conversion', () => {
     expect(report.tensors).toHaveLength(0);
     expect(report.preparation.opsetRefusal?.message).toMatch(/cannot convert opset 9 to 11: node scaler \(ImageScaler\): no rule for ImageScaler/);
   });
+
+  it('refuses a model with local functions (their bodies would change meaning)', () => {
+    const model = opset9MatMulModel();
+    model.functions = [{ name: 'Helper', domain: 'local', input: ['a'], output: ['b'], node: [{ opType: 'Relu', input: ['a'], output: ['b'] }] }];
+    expect(upgradeOpset(model, 11)).toMatchObject({ refusal: { reason: /model-local function local\.Helper/ } });
+  });
 });

@@ -5,10 +5,11 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { buildMobileNetLike, buildResNetLike } from '../src/architectures/convnet.js';
 import { SeededRandom } from '../src/architectures/random.js';
 import { main } from '../src/cli/main.js';
-import { checkModel, encodeModel, loadModel, saveModel, tensorToArray, type ModelProto } from '../src/onnx/index.js';
+import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel, tensorToArray, type ModelProto } from '../src/onnx/index.js';
 import { HISTOGRAM_BINS, HistogramStats, MinMaxStats } from '../src/quantize/calibrate/collector.js';
 import { tensorFileLine } from '../src/quantize/calibrate/data.js';
 import { entropyThreshold, percentileThreshold, tensorRange } from '../src/quantize/calibrate/ranges.js';
+import { quantizeModel } from '../src/quantize/driver.js';
 import { quantizeModelStatic } from '../src/quantize/static/driver.js';
 import { ort } from '../src/runtime/session.js';
 import { bertFeeds, runModel, smallBertModel, sqnrDb } from './quantize-fixtures.js';
@@ -140,13 +141,28 @@ describe('quantize --mode static (conv nets)', () => {
     expect(r.report.calibration!.qoperatorNodes).toBeGreaterThan(0);
   });
 
-  it('opset-9 variant with weights in Constant nodes (Upsample, attribute Clip era): converted up, then quantized', async () => {
+  it('opset-9 variant with weights in Constant nodes (Upsample): converted up, then quantized', async () => {
     const fp32 = buildMobileNetLike({ opset: 9, constantNodes: true });
     const r = await check(fp32, { format: 'qdq' });
     expect(r.report.preparation.opsetUpgrade?.to).toBeGreaterThanOrEqual(13); // per-channel DequantizeLinear
     expect(r.ratio).toBeLessThanOrEqual(0.3);
     expect(r.sqnr).toBeGreaterThanOrEqual(25);
     expect(r.model.graph!.node!.map((n) => n.opType)).not.toContain('Upsample');
+  });
+});
+
+describe('quantize --op-types Conv (dynamic)', () => {
+  it('ConvInteger per tensor with uint8 weights; int8 or per-channel weights are skipped with the reason', async () => {
+    const fp32 = buildResNetLike();
+    const { model, report } = quantizeModel(fp32, { opTypes: ['Conv'], weightType: 'uint8' });
+    expect(checkModel(model)).toEqual([]);
+    expect(report.decisions.filter((d) => d.status === 'quantized')).toHaveLength(7);
+    expect(model.graph!.node!.map((n) => n.opType)).toContain('ConvInteger');
+    const test = images(5, 2);
+    expect(sqnrDb(await runModel(fp32, test), await runModel(model, test))).toBeGreaterThanOrEqual(25);
+    expect(encodeModel(model).length / encodeModel(fp32).length).toBeLessThanOrEqual(0.3);
+    expect(quantizeModel(fp32, { opTypes: ['Conv'] }).report.decisions[1]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/ConvInteger takes uint8 weights only/) });
+    expect(quantizeModel(fp32, { opTypes: ['Conv'], weightType: 'uint8', perChannel: true }).report.decisions[1]).toMatchObject({ reason: expect.stringMatching(/ConvInteger is per-tensor only/) });
   });
 });
 
@@ -162,6 +178,28 @@ describe('quantize --mode static (transformer)', () => {
     const feeds = bertFeeds(2, 12);
     expect(sqnrDb(await runModel(fp32, feeds), await runModel(model, feeds))).toBeGreaterThan(20);
     expect(encodeModel(model).length / encodeModel(fp32).length).toBeLessThan(0.35);
+  });
+});
+
+describe('quantize --mode static (fused com.microsoft ops)', () => {
+  it('a FastGelu between two MatMuls stays float with the reason; the MatMuls are quantized', async () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const r = new SeededRandom(9);
+    const w = (rows: number, cols: number) => b.initializer('w', Float32Array.from({ length: rows * cols }, () => r.normal() * 0.1), [rows, cols]);
+    const x = b.input('x', DataType.FLOAT, ['batch', 64]);
+    const h = b.op('FastGelu', [b.op('MatMul', [x, w(64, 64)])], undefined, { domain: 'com.microsoft' });
+    b.node('MatMul', [h, w(64, 32)], { outputs: ['y'] });
+    b.output('y', DataType.FLOAT, ['batch', 32]);
+    const fp32 = b.build();
+    const feeds = (seed: number) => {
+      const g = new SeededRandom(seed);
+      return { x: new ort.Tensor('float32', Float32Array.from({ length: 8 * 64 }, () => g.normal()), [8, 64]) };
+    };
+    const { model, report } = await quantizeModelStatic(fp32, { mode: 'static', calibration: { data: calibration([feeds(1), feeds(2)]) } });
+    expect(report.decisions.find((d) => d.opType === 'FastGelu')).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/com\.microsoft FastGelu stays float/) });
+    expect(report.decisions.filter((d) => d.opType === 'MatMul' && d.status === 'quantized')).toHaveLength(2);
+    expect(checkModel(model)).toEqual([]);
+    expect(sqnrDb(await runModel(fp32, feeds(3)), await runModel(model, feeds(3)))).toBeGreaterThan(25);
   });
 });
 

@@ -33,8 +33,9 @@ import {
   type ModelProto,
   type NodeProto,
 } from '../onnx/index.js';
-import { appendLoss, type LossSpec } from '../distill/losses.js';
-import { appendOptimizer, optimizerStateNames, resolveOptimizer, type OptimizerSpec, type ParamToUpdate, type ResolvedOptimizerSpec } from '../distill/optimizer.js';
+import { addProjections, appendIntermediateLoss, type IntermediateLossSpec, type Projection, type TeacherInput } from './intermediate-loss.js';
+import { appendLoss, type LossSpec } from './loss-graph.js';
+import { appendOptimizer, optimizerStateNames, resolveOptimizer, type OptimizerSpec, type ParamToUpdate, type ResolvedOptimizerSpec } from './optimizer-graph.js';
 import type * as ort from 'onnxruntime-node';
 import { appendBackward } from './backward.js';
 import { GradEmitter } from './emit.js';
@@ -48,6 +49,11 @@ export interface TrainingGraphOptions {
   /** Initializers to train. */
   trainable: readonly string[];
   loss: LossSpec;
+  /**
+   * Hidden-state and attention losses against the teacher's values (fed per batch as the graph
+   * inputs listed in `teacherInputs`), added to `loss`. Their projections train with the model.
+   */
+  intermediate?: IntermediateLossSpec;
   optimizer: OptimizerSpec;
   /** The logits output (default: the model's first output). */
   logits?: string;
@@ -101,6 +107,13 @@ export interface TrainingGraph {
   loss: string;
   softLoss?: string;
   hardLoss?: string;
+  /** Scalar intermediate terms (already weighted). */
+  hiddenLoss?: string;
+  attentionLoss?: string;
+  /** Graph inputs for the teacher's intermediate values. */
+  teacherInputs: TeacherInput[];
+  /** Trainable weights of the training graph that are not in the model (the trainer starts them from `init`). */
+  projections: Projection[];
   logits: string;
   /** Number of classes when fixed. */
   numLabels: StaticDim;
@@ -123,8 +136,11 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   if (!(graph.output ?? []).some((o) => o.name === logits)) throw new UserError(`${label}: has no output named "${logits}"`);
   const dropout = opts.dropout ? findDropoutSites(graph, logits) : [];
   insertDropout(GraphBuilder.extend(model), dropout, opts.dropout ?? 0, opts.seed ?? 0);
+  const intermediate = opts.intermediate && (opts.intermediate.hidden?.pairs.length || opts.intermediate.attention) ? opts.intermediate : undefined;
+  const { compared, projections } = intermediate ? addProjections(GraphBuilder.extend(model), intermediate) : { compared: [], projections: [] };
+  const trainable: string[] = [...opts.trainable, ...projections.map((p) => p.name)];
   const inits = initializersOf(graph);
-  for (const name of opts.trainable) {
+  for (const name of trainable) {
     const t = inits.get(name);
     if (!t) throw new UserError(`${label}: trainable weight "${name}" is not an initializer of the model`);
     if (t.dataType !== DataType.FLOAT) throw new UserError(`${label}: trainable weight "${name}" is not float32`);
@@ -139,7 +155,7 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   const consumers = consumersOf(graph);
   const lookupsOf = new Map<string, NodeProto[]>();
   if (opts.sparseEmbeddings ?? true) {
-    for (const name of opts.trainable) {
+    for (const name of trainable) {
       const users = consumers.get(name) ?? [];
       const gathers = users.filter((n) => n.opType === 'Gather' && !n.domain && n.input?.[0] === name && attrInt(n, 'axis', 0) === 0);
       const isOutput = graph.output!.some((o) => o.name === name);
@@ -148,9 +164,10 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   }
   const isFloat = (v: string) => isFloatType(facts.get(v)?.elemType);
   const wrtOf = (name: string) => (lookupsOf.has(name) ? lookupsOf.get(name)!.map((n) => n.output![0]!) : [name]);
-  const path = gradientPath(graph, opts.trainable.flatMap(wrtOf), [logits], isFloat, label);
-  const reached = opts.trainable.filter((n) => wrtOf(n).some((v) => path.reached.has(v)));
-  const unreached = opts.trainable.filter((n) => !reached.includes(n));
+  const seedValues = [logits, ...compared, ...(intermediate?.attention ? [intermediate.attention.student] : [])];
+  const path = gradientPath(graph, trainable.flatMap(wrtOf), seedValues, isFloat, label);
+  const reached = trainable.filter((n) => wrtOf(n).some((v) => path.reached.has(v)));
+  const unreached = trainable.filter((n) => !reached.includes(n));
   if (!reached.length) throw new UserError(`${label}: no trainable weight influences "${logits}"; nothing to train`);
 
   // Trainable weights become graph inputs under their own names.
@@ -167,7 +184,14 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   const lossGraph = appendLoss(b, logits, opts.loss);
   e.setFact(lossGraph.dLogits, facts.get(logits)!);
 
-  const backward = appendBackward(e, { wrt: reached.flatMap(wrtOf), seeds: new Map([[logits, lossGraph.dLogits]]), label });
+  const seeds = new Map([[logits, lossGraph.dLogits]]);
+  let totalLoss = lossGraph.loss;
+  const inter = intermediate ? appendIntermediateLoss(b, intermediate, compared) : undefined;
+  if (inter) {
+    for (const [value, g] of inter.seeds) seeds.set(value, e.setFact(g, facts.get(value)!));
+    totalLoss = b.op('Add', [lossGraph.loss, inter.loss], undefined, { name: 'loss/with_intermediate' });
+  }
+  const backward = appendBackward(e, { wrt: reached.flatMap(wrtOf), seeds, label });
   const decay = opts.decay ?? ((_: string, dims: readonly number[]) => dims.length >= 2);
   const updates: ParamToUpdate[] = [];
   for (const name of reached) {
@@ -187,11 +211,13 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
   const opt = appendOptimizer(b, updates, optimizer);
 
   // Outputs: loss terms, logits, grad norm, new weights and state.
-  const outputs = [makeValueInfo(b.op('Identity', [lossGraph.loss], undefined, { outputs: [b.names.take('loss')] }), DataType.FLOAT, [])];
+  const outputs = [makeValueInfo(b.op('Identity', [totalLoss], undefined, { outputs: [b.names.take('loss')] }), DataType.FLOAT, [])];
   const extraScalar = (value: string | undefined, base: string) =>
     value ? (outputs.push(makeValueInfo(b.op('Identity', [value], undefined, { outputs: [b.names.take(base)] }), DataType.FLOAT, [])), outputs.at(-1)!.name!) : undefined;
   const softLoss = extraScalar(lossGraph.softLoss, 'loss_soft');
   const hardLoss = extraScalar(lossGraph.hardLoss, 'loss_hard');
+  const hiddenLoss = extraScalar(inter?.hiddenLoss, 'loss_hidden');
+  const attentionLoss = extraScalar(inter?.attentionLoss, 'loss_attention');
   const gradNorm = extraScalar(opt.gradNorm, 'grad_norm')!;
   outputs.push(factsValueInfo(logits, facts.get(logits)!, (i) => `${logits}_d${i}`));
   const params: TrainableParam[] = opt.params.map((io, k) => {
@@ -231,6 +257,10 @@ export async function buildTrainingGraph(source: ModelProto, opts: TrainingGraph
     loss: outputs[0]!.name!,
     ...(softLoss ? { softLoss } : {}),
     ...(hardLoss ? { hardLoss } : {}),
+    ...(hiddenLoss ? { hiddenLoss } : {}),
+    ...(attentionLoss ? { attentionLoss } : {}),
+    teacherInputs: inter?.teacherInputs ?? [],
+    projections: projections.filter((p) => reachedSet.has(p.name)),
     logits,
     numLabels: facts.get(logits)!.dims[1]!,
     gradNorm,

@@ -4,38 +4,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import type { DataSelection, TrainingEvent, TrainingRecipe, TrainingResult } from '../distill/options.js';
-import { parseDevice, type Device } from '../runtime/device.js';
+import { fieldsFromFlags, trainingFields, type RecipeField, type ResolvedFieldValues, type TrainingFields } from '../distill/recipe-fields.js';
+import { UserError } from '../errors.js';
 import { formatBytes, spinner, warn } from './output.js';
 
-export interface RecipeFlags {
+/** The parsed flags of the recipe (fields with a default are always set) and of the data and output. */
+export type RecipeFlags = ResolvedFieldValues<TrainingFields> & {
   train: string;
   val?: string;
   output: string;
-  epochs: number;
-  maxSteps?: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  warmup: number;
-  schedule: 'linear' | 'cosine' | 'constant';
-  optimizer: 'adamw' | 'sgd';
-  weightDecay: number;
-  momentum: number;
-  maxGradNorm: number;
-  freeze: string[];
-  dropout: number;
-  evalEvery?: number;
-  patience?: number;
-  select?: 'best' | 'last';
-  saveEvery?: number;
-  resume?: boolean;
-  checkpointDir?: string;
-  log?: string;
-  bucket: number;
-  threads?: number;
-  device: Device;
-  maxLength?: number;
-  evalBatchSize: number;
   textCol?: string;
   textPairCol?: string;
   labelCol?: string;
@@ -45,39 +22,39 @@ export interface RecipeFlags {
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
+};
+
+/** Adds a table's fields (recipe-fields.ts) as options, in the table's order. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function addFieldOptions(cmd: Command, table: Record<string, RecipeField<any, any>>): Command {
+  for (const field of Object.values(table)) {
+    const parse = field.parse;
+    if (!parse) {
+      cmd.option(field.flag, field.help);
+      continue;
+    }
+    const parser = (text: string, previous: unknown) => {
+      try {
+        return parse(text, previous);
+      } catch (e) {
+        // A UserError (e.g. parseDevice's) is shown as it is; format errors are commander's.
+        if (e instanceof UserError || !(e instanceof Error)) throw e;
+        throw new InvalidArgumentError(e.message);
+      }
+    };
+    if (field.default === undefined) cmd.option(field.flag, field.help, parser);
+    else cmd.option(field.flag, field.help, parser, field.default);
+  }
+  return cmd;
 }
 
 /** The data, output, recipe and display flags (the command adds its model flags first). */
 export function addRecipeOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .requiredOption('--train <path>', 'labelled training data: .csv, .tsv or .jsonl')
     .option('--val <path>', 'labelled validation data: accuracy every epoch, best checkpoint, early stopping')
-    .requiredOption('-o, --output <path>', 'output model (.onnx); config.json, tokenizer files, log and checkpoints go next to it')
-    .option('--epochs <n>', 'passes over the training data', positiveInt('--epochs'), 3)
-    .option('--max-steps <n>', 'stop after n optimizer steps (the schedule spans the shorter of epochs and steps)', positiveInt('--max-steps'))
-    .option('--batch-size <n>', 'examples per optimizer step', positiveInt('--batch-size'), 32)
-    .option('--lr <x>', 'peak learning rate', number('--lr'), 5e-4)
-    .option('--seed <n>', 'seeds initialisation, batch order and dropout (same seed + same --threads = identical weights)', nonNegativeInt('--seed'), 0)
-    .option('--warmup <x>', 'linear warmup: a fraction of the steps (< 1) or a number of steps', number('--warmup'), 0.06)
-    .option('--schedule <kind>', 'decay after warmup: linear, cosine or constant', choice('--schedule', ['linear', 'cosine', 'constant']), 'linear')
-    .option('--optimizer <kind>', 'adamw or sgd (with momentum)', choice('--optimizer', ['adamw', 'sgd']), 'adamw')
-    .option('--weight-decay <x>', 'weight decay (not on biases or LayerNorm weights)', number('--weight-decay'), 0.01)
-    .option('--momentum <x>', 'SGD momentum', number('--momentum'), 0.9)
-    .option('--max-grad-norm <x>', 'clip the global gradient norm to x (0: no clipping)', number('--max-grad-norm'), 1)
-    .option('--freeze <pattern>', 'freeze weights: embeddings, a name substring, a glob (*.bias) or /regex/ (repeatable)', collect, [])
-    .option('--dropout <p>', "training-time dropout at BERT's places (0: none; a resumed run then draws fresh masks)", number('--dropout'), 0)
-    .option('--eval-every <n>', 'also evaluate on --val every n steps', positiveInt('--eval-every'))
-    .option('--patience <n>', 'stop after n evaluations without a better validation accuracy', positiveInt('--patience'))
-    .option('--select <which>', 'weights to write: best (validation accuracy, ties to the lower validation loss; default with --val) or last', choice('--select', ['best', 'last']))
-    .option('--save-every <n>', 'also write the resumable checkpoint every n steps', positiveInt('--save-every'))
-    .option('--resume', 'continue the run in the checkpoint directory (weights, optimizer state, step, batch order)')
-    .option('--checkpoint-dir <dir>', 'checkpoints (default: <output without .onnx>.checkpoints next to the output)')
-    .option('--log <path>', 'JSONL log of every step (default: <output>.log.jsonl)')
-    .option('--bucket <n>', 'batches per length-sorted chunk for dynamic padding (0: plain random batches)', nonNegativeInt('--bucket'), 100)
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core); same seed + same threads = identical weights', positiveInt('--threads'))
-    .option('--device <device>', 'cpu, cuda or auto', parseDevice, 'cpu' as Device)
-    .option('--max-length <n>', "longest input in tokens (default: the model's position table)", positiveInt('--max-length'))
-    .option('--eval-batch-size <n>', 'examples per validation batch', positiveInt('--eval-batch-size'), 64)
+    .requiredOption('-o, --output <path>', 'output model (.onnx); config.json, tokenizer files, log and checkpoints go next to it');
+  return addFieldOptions(cmd, trainingFields)
     .option('--text-col <name>', 'text column (default: text, sentence, ...)')
     .option('--text-pair-col <name>', 'second text column of a pair task')
     .option('--label-col <name>', 'label column (default: label, category, intent, ...)')
@@ -96,31 +73,7 @@ export function recipeFromFlags(f: RecipeFlags): TrainingRecipe & DataSelection 
     output: f.output,
     dataset: { textCol: f.textCol, textPairCol: f.textPairCol, labelCol: f.labelCol, format: f.format, header: f.header ? 'auto' : false },
     ...(f.labels !== undefined ? { labels: f.labels } : {}),
-    epochs: f.epochs,
-    maxSteps: f.maxSteps,
-    batchSize: f.batchSize,
-    lr: f.lr,
-    seed: f.seed,
-    warmup: f.warmup,
-    schedule: f.schedule,
-    optimizer: f.optimizer,
-    weightDecay: f.weightDecay,
-    momentum: f.momentum,
-    maxGradNorm: f.maxGradNorm,
-    freeze: f.freeze,
-    dropout: f.dropout,
-    evalEvery: f.evalEvery,
-    patience: f.patience,
-    select: f.select,
-    saveEvery: f.saveEvery,
-    resume: f.resume ?? false,
-    checkpointDir: f.checkpointDir,
-    log: f.log,
-    bucket: f.bucket,
-    threads: f.threads,
-    device: f.device,
-    maxLength: f.maxLength,
-    evalBatchSize: f.evalBatchSize,
+    ...fieldsFromFlags(trainingFields, f),
     force: f.force ?? false,
   };
 }

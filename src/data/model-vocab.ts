@@ -11,6 +11,12 @@ export async function embeddingRows(modelPath: string): Promise<number | undefin
 }
 
 export function wordEmbeddingRows(graph: GraphProto): number | undefined {
+  const table = wordEmbeddingTable(graph);
+  return table ? toNumbers(table.dims)[0] : undefined;
+}
+
+/** The word-embedding table: the 2-D initializer a Gather indexes with `input_ids` (both through Cast/DequantizeLinear/Identity/...). */
+export function wordEmbeddingTable(graph: GraphProto): TensorProto | undefined {
   const producers = producersOf(graph);
   const initializers = initializersOf(graph);
   const passThrough = new Set(['Cast', 'Identity', 'DequantizeLinear', 'Reshape', 'Flatten']);
@@ -28,8 +34,7 @@ export function wordEmbeddingRows(graph: GraphProto): number | undefined {
     if (node.opType !== 'Gather' || !node.input?.[0] || !node.input[1]) continue;
     if (source(node.input[1]) !== idsInput) continue;
     const table: TensorProto | undefined = initializers.get(source(node.input[0]));
-    const dims = table ? toNumbers(table.dims) : [];
-    if (dims.length === 2) return dims[0];
+    if (table && toNumbers(table.dims).length === 2) return table;
   }
   return undefined;
 }

@@ -1,11 +1,15 @@
 /**
  * `distill()`: a student learns from a teacher's soft labels (and the hard labels), on the
  * training set plus any transfer set. The teacher's logits are computed once with onnxruntime
- * and cached on disk; the student is either an ONNX classifier the user brings or a fresh
- * BERT-style encoder built to match the teacher's inputs, vocabulary, labels and positions.
+ * and cached on disk; the student is an ONNX classifier the user brings, a fresh BERT-style
+ * encoder built to match the teacher's inputs, vocabulary, labels and positions, or (the
+ * default) the teacher's own graph with a subset of its encoder blocks.
  */
 import { stat } from 'node:fs/promises';
 import { bertConfigJson, buildBertClassifier } from '../architectures/bert.js';
+import { deriveStudent, parseStudentLayers } from '../architectures/derive-student.js';
+import { initEmbeddingsFromTeacher, type EmbeddingInitReport } from '../architectures/embedding-init.js';
+import { findEncoderStructure } from '../architectures/encoder-structure.js';
 import type { EncodedExample } from '../data/encode.js';
 import { LabelMap } from '../data/labels.js';
 import { loadModelConfig, type ModelConfig } from '../data/model-config.js';
@@ -14,11 +18,25 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { UserError } from '../errors.js';
 import { openClassifier } from '../eval/classifier.js';
 import { argmaxRows } from '../eval/metrics.js';
-import { loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
-import { resolveLossSpec, resolveRecipe, type DistillOptions, type DistillResult, type TrainingEvents } from './options.js';
+import { encodeModel, loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
+import { feedPlanOf, Validation } from './loop.js';
+import {
+  resolveIntermediate,
+  resolveLossSpec,
+  resolveRecipe,
+  resolveTeacherRun,
+  type DerivedStudentSummary,
+  type DistillOptions,
+  type DistillResult,
+  type PrunedVocabSummary,
+  type TrainingEvents,
+} from './options.js';
 import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
+import { prepareVocabPruning, pruneWordEmbeddings, usedTokenIds, type PruningStep } from './prune-vocab.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
+import { planIntermediate, TeacherIntermediates } from './intermediate.js';
+import { accuracyWarnings, majorityBaseline } from './sanity.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
@@ -27,11 +45,14 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const o = options;
   if (!o.teacher) throw new UserError('distill: give --teacher');
   if (!o.output) throw new UserError('distill: give -o/--output');
-  if ((o.student === undefined) === (o.studentConfig === undefined)) {
-    throw new UserError('distill: give either --student (an ONNX model) or --student-config (a fresh BERT student), not both or neither');
+  const studentChoices = [o.student !== undefined, o.studentConfig !== undefined, o.studentLayers !== undefined].filter(Boolean).length;
+  if (studentChoices > 1) {
+    throw new UserError('distill: give one of --student (an ONNX model), --student-config (a fresh BERT student) or --student-layers (a student derived from the teacher)');
   }
   const recipe = resolveRecipe(o, o.val !== undefined);
   const loss = resolveLossSpec(o);
+  const teacherRun = resolveTeacherRun(o);
+  const intermediateOptions = resolveIntermediate(o);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -64,6 +85,10 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   const inputs = [o.teacher, o.train, ...(o.val ? [o.val] : []), ...(o.unlabeled ?? []), teacherTok.tokenizer.path];
   if (teacherConfig) inputs.push(teacherConfig.path);
   let studentDescription: string;
+  let derived: DerivedStudentSummary | undefined;
+  let studentEmbeddings: EmbeddingInitReport | undefined;
+  // The config.json whose tokenizer settings (lower-casing, accents) the student's tokenizer follows.
+  let studentTokConfig: ModelConfig | undefined = teacherConfig;
   if (o.studentConfig !== undefined) {
     const spec = typeof o.studentConfig === 'string' ? parseArchitectureSpec(o.studentConfig, '--student-config') : o.studentConfig;
     const vocabSize = teacherConfig?.vocabSize ?? teacherTok.tokenizer.vocabSize;
@@ -73,10 +98,50 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       throw new UserError(`--student-config: positions=${cfg.maxPositions} is shorter than the inputs (${teacherTok.tokenizer.maxLength} tokens); raise it or pass --max-length`);
     }
     student = buildBertClassifier(cfg, { seed: recipe.seed });
+    const embeddings = o.studentEmbeddings ?? 'teacher';
+    if (embeddings !== 'teacher' && embeddings !== 'random') throw new UserError(`--student-embeddings must be teacher or random, got ${String(embeddings)}`);
+    if (embeddings === 'teacher') {
+      try {
+        studentEmbeddings = initEmbeddingsFromTeacher(student, teacherModel, { student: '--student-config student', teacher: o.teacher });
+      } catch (e) {
+        // The default falls back to random embeddings on a teacher whose tables cannot be found; asked for, it is an error.
+        if (!(e instanceof UserError) || o.studentEmbeddings === 'teacher') throw e;
+        warn(`${e.message}; the student's embeddings start random (--student-embeddings random says so without this warning)`);
+      }
+    }
     studentTok = teacherTok.tokenizer;
     tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
     configJson = { ...bertConfigJson(cfg, [...labelNames]), ...tokenizerSettings(teacherConfig) };
-    studentDescription = `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}`;
+    studentDescription =
+      `fresh BERT: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, FFN ${cfg.intermediateSize}` +
+      (studentEmbeddings ? `, embeddings from the teacher (${studentEmbeddings.copied.length} copied, ${studentEmbeddings.projected.length} projected)` : '');
+  } else if (o.student === undefined) {
+    // Derived from the teacher: its graph with a subset of its blocks (half of them, rounded up, by default).
+    const byDefault = o.studentLayers === undefined;
+    let layers = o.studentLayers;
+    try {
+      layers ??= Math.ceil(findEncoderStructure(teacherModel, o.teacher).layers.length / 2);
+      const d = deriveStudent(teacherModel, { layers: typeof layers === 'string' ? parseStudentLayers(layers) : layers, label: o.teacher });
+      student = d.model;
+      derived = { keptLayers: d.keptLayers, teacherLayers: d.teacherLayers, byDefault };
+    } catch (e) {
+      if (byDefault && e instanceof UserError) {
+        throw new UserError(`${e.message}. With no --student or --student-config, distill derives the student from the teacher; give one of them instead`);
+      }
+      throw e;
+    }
+    studentTok = teacherTok.tokenizer;
+    tokenizerFiles = tokenizerFilesOf(teacherTok.tokenizer.path);
+    configJson = withLabels(teacherConfig, labelNames, teacherTok.positionLimit);
+    // BERT's key, or DistilBERT's / GPT-style ones when the teacher's config uses those.
+    const layerKeys = ['num_hidden_layers', 'n_layers', 'num_layers', 'n_layer'].filter((k) => k in configJson);
+    for (const k of layerKeys.length ? layerKeys : ['num_hidden_layers']) configJson[k] = derived.keptLayers.length;
+    studentDescription = `derived from the teacher: layers ${derived.keptLayers.join(',')} of ${derived.teacherLayers}`;
+    events({
+      type: 'phase',
+      phase: 'building',
+      message: byDefault ? `no student given: derived one from the teacher (${studentDescription})` : studentDescription,
+    });
   } else {
     const path = o.student!;
     inputs.push(path);
@@ -91,6 +156,7 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       throw new UserError(`${path}: the student outputs ${width} scores but the teacher has ${numLabels} labels`);
     }
     studentTok = loaded.tokenizer;
+    studentTokConfig = studentConfig;
     tokenizerFiles = tokenizerFilesOf(loaded.tokenizer.path);
     configJson = withLabels(studentConfig, labelNames, loaded.positionLimit);
     studentDescription = path;
@@ -121,6 +187,17 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
   for (const tok of sameTokenizer ? [studentTok] : [studentTok, teacherTok.tokenizer]) if (tok.truncationWarning) warn(tok.truncationWarning);
   const unlabeledCount = examples.length - trainSet.records.length;
 
+  // --prune-vocab: the vocabulary the training and unlabeled texts use (validation texts are
+  // left out, so its accuracy after pruning shows what unseen texts get).
+  let pruning: PruningStep | undefined;
+  if (o.pruneVocab) {
+    const minCount = o.pruneVocab === true ? 1 : o.pruneVocab;
+    if (!Number.isInteger(minCount) || minCount < 1) throw new UserError(`--prune-vocab: the minimum count must be a positive integer, got ${minCount}`);
+    pruning = await prepareVocabPruning(studentTok, usedTokenIds(examples, minCount), plan, { doLowerCase: studentTokConfig?.doLowerCase, stripAccents: studentTokConfig?.stripAccents });
+    configJson.vocab_size = pruning.plan.keptIds.length;
+  }
+  let prunedVocab: PrunedVocabSummary | undefined;
+
   // Teacher logits, once, cached by teacher + data + encoding.
   const session = { threads: recipe.threads, device: recipe.device };
   const t0 = performance.now();
@@ -134,56 +211,106 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
     events({ type: 'phase', phase: 'teacher', message: `teacher logits for ${teacherExamples.length} examples` });
     trainLogits = await teacherLogits(teacherExamples, cacheKey(sets.map((s) => s.path), sets.map((s) => s.columns)), {
       session,
-      batchSize: o.teacherBatchSize ?? 64,
-      useCache: o.teacherCache ?? true,
+      ...teacherRun,
       onProgress: (done, total) => events({ type: 'teacher-progress', done, total }),
     });
     if (trainLogits.numLabels !== numLabels) throw new UserError(`${o.teacher}: the teacher outputs ${trainLogits.numLabels} scores, expected ${numLabels}`);
   }
   let teacherAccuracy: number | undefined;
   if (valSet && teacherValExamples) {
-    const v = await teacherLogits(teacherValExamples, cacheKey([valSet.path], [valSet.columns]), { session, batchSize: o.teacherBatchSize ?? 64, useCache: o.teacherCache ?? true });
+    const v = await teacherLogits(teacherValExamples, cacheKey([valSet.path], [valSet.columns]), { session, ...teacherRun });
     teacherAccuracy = accuracyOf(v.logits, numLabels, teacherValExamples);
   }
   const teacherSeconds = (performance.now() - t0) / 1000;
 
-  const result = await runAndWrite({
-    label: 'student',
-    model: student,
-    examples,
-    teacherLogits: trainLogits?.logits,
-    numLabels,
-    padId: studentTok.padId,
-    validation: valExamples,
-    loss,
-    recipe,
-    plan,
-    fingerprint: JSON.stringify(['distill', loss, studentDescription]),
-    resume: o.resume ?? false,
-    events,
-    signal: o.signal,
-    configJson,
-    inputs,
-    start: {
-      command: 'distill',
-      teacher: o.teacher,
-      student: studentDescription,
-      train: o.train,
-      val: o.val,
-      unlabeled: o.unlabeled ?? [],
-      trainExamples: trainSet.records.length,
-      unlabeledExamples: unlabeledCount,
-      valExamples: valExamples?.length ?? 0,
+  // Hidden states / attention: the teacher runs on each training batch with extra outputs.
+  const iplan = planIntermediate(student, teacherModel, intermediateOptions, feedPlanOf(student, 'student').find((e) => e.source === 'attention_mask')?.name);
+  let teacherIntermediates: TeacherIntermediates | undefined;
+  if (iplan) {
+    if (!sameTokenizer) throw new UserError('--hidden-loss / --attention-loss need the student to use the teacher\'s tokenizer (the positions must line up)');
+    const widths = new Map<string, number>();
+    iplan.spec.hidden?.pairs.forEach((p, k) => widths.set(`hidden:${k}`, p.teacherWidth));
+    if (iplan.spec.attention) widths.set('attention', iplan.spec.attention.teacherHeads);
+    teacherIntermediates = await TeacherIntermediates.open(teacherModel, feedPlanOf(teacherModel, 'teacher'), iplan.teacherValues, widths, examples, {
+      budgetBytes: intermediateOptions.cacheBytes,
+      ...session,
+    });
+  }
+
+  let result: Awaited<ReturnType<typeof runAndWrite>>;
+  try {
+    result = await runAndWrite({
+      label: 'student',
+      model: student,
+      examples,
+      teacherLogits: trainLogits?.logits,
+      numLabels,
+      padId: studentTok.padId,
+      validation: valExamples,
       loss,
+      ...(iplan && teacherIntermediates ? { intermediate: { spec: iplan.spec, teacher: teacherIntermediates } } : {}),
       recipe,
-    },
-    startedAt,
-    warnings,
-  });
+      plan,
+      fingerprint: JSON.stringify(['distill', loss, studentDescription]),
+      resume: o.resume ?? false,
+      events,
+      signal: o.signal,
+      configJson,
+      inputs,
+      start: {
+        command: 'distill',
+        teacher: o.teacher,
+        student: studentDescription,
+        train: o.train,
+        val: o.val,
+        unlabeled: o.unlabeled ?? [],
+        trainExamples: trainSet.records.length,
+        unlabeledExamples: unlabeledCount,
+        valExamples: valExamples?.length ?? 0,
+        loss,
+        ...(iplan ? { intermediate: iplan.description } : {}),
+        recipe,
+      },
+      startedAt,
+      warnings,
+      ...(pruning
+        ? {
+            transformModel: async (model: ModelProto) => {
+              events({ type: 'phase', phase: 'writing', message: 'pruning the vocabulary' });
+              const step = pruning!;
+              const pruned = pruneWordEmbeddings(model, step.plan.keptIds, studentDescription);
+              const score = async (m: ModelProto, ex: EncodedExample[] | undefined, padId: number) =>
+                ex ? (await new Validation(ex, feedPlanOf(m, 'student'), recipe.evalBatchSize, padId, session).score(m)).accuracy : undefined;
+              const prunedVal = valSet ? encodeSet(valSet, step.tokenizer, labels) : undefined;
+              prunedVocab = {
+                tokensBefore: step.plan.tokensBefore,
+                tokensAfter: step.plan.keptIds.length,
+                bytesBefore: encodeModel(model).byteLength,
+                bytesAfter: encodeModel(pruned.model).byteLength,
+                ...optional('accuracyBefore', await score(model, valExamples, studentTok.padId)),
+                ...optional('accuracyAfter', await score(pruned.model, prunedVal, step.tokenizer.padId)),
+              };
+              return pruned.model;
+            },
+          }
+        : {}),
+    });
+  } finally {
+    await teacherIntermediates?.release();
+  }
   const { engine: _engine, ...rest } = result;
+  // The written model is the pruned one: its accuracy is the one after pruning.
+  const prunedAccuracy = (prunedVocab as PrunedVocabSummary | undefined)?.accuracyAfter;
+  if (prunedAccuracy !== undefined) rest.student = { ...rest.student, accuracy: prunedAccuracy };
   const teacherBytes = (await stat(o.teacher)).size;
+  const majority = valExamples ? majorityBaseline(valExamples, labelNames) : undefined;
+  // Shown after the results (not as progress events): they are about the results.
+  const checks = accuracyWarnings({ accuracy: rest.student.accuracy, majority, evals: rest.evals, selected: rest.selected });
   return {
     ...rest,
+    warnings: [...rest.warnings, ...checks],
+    checks,
+    ...(majority ? { majority } : {}),
     teacher: {
       path: o.teacher,
       ...(teacherAccuracy !== undefined ? { accuracy: teacherAccuracy } : {}),
@@ -194,7 +321,13 @@ export async function distill(options: DistillOptions, events: TrainingEvents = 
       ? { retention: rest.student.accuracy / teacherAccuracy }
       : {}),
     teacherLogits: { cached: trainLogits?.cached ?? false, seconds: teacherSeconds, examples: trainLogits?.count ?? 0 },
+    ...(derived ? { derivedStudent: derived } : {}),
+    ...(studentEmbeddings ? { studentEmbeddings } : {}),
+    ...(prunedVocab ? { prunedVocab } : {}),
     unlabeledExamples: unlabeledCount,
+    ...(iplan && teacherIntermediates
+      ? { intermediate: { losses: iplan.description, layerMap: iplan.layerMap, cached: teacherIntermediates.cached, cacheBytes: teacherIntermediates.fullCacheBytes } }
+      : {}),
   };
 }
 
@@ -236,4 +369,8 @@ export function withLabels(config: ModelConfig | undefined, labels: readonly str
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
   };
+}
+
+function optional<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 }

@@ -12,3 +12,4 @@ export { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 export { createTrainer, type Trainer, type TrainerOptions, type StepResult } from './trainer.js';
 export type { LossKind, LossSpec } from './losses.js';
 export type { OptimizerKind, OptimizerSpec } from './optimizer.js';
+export { planVocabPruning, pruneWordEmbeddings, usedTokenIds, producibleBy, type VocabPruning } from './prune-vocab.js';

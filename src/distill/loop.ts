@@ -23,6 +23,8 @@ import {
   type LoopState,
 } from './checkpoint.js';
 import { epochBatches } from './epoch-order.js';
+import type { IntermediateLossSpec } from '../autodiff/intermediate-loss.js';
+import type { TeacherIntermediates } from './intermediate.js';
 import type { LossSpec } from './losses.js';
 import type { ResolvedRecipe, TrainingEvents } from './options.js';
 import { learningRateAt, type ScheduleOptions } from './schedule.js';
@@ -52,6 +54,8 @@ export interface EngineSetup {
   padId: number;
   validation?: readonly EncodedExample[];
   loss: LossSpec;
+  /** Hidden-state / attention losses, with the teacher's values for each batch. */
+  intermediate?: { spec: IntermediateLossSpec; teacher: TeacherIntermediates };
   recipe: ResolvedRecipe;
   checkpointDir: string;
   log: JsonlLog;
@@ -150,7 +154,7 @@ function better(a: EvalPoint, b: EvalPoint | undefined): boolean {
 /** A cheap digest of the tokenized data, batch size, seed and bucketing: what fixes the batch order. */
 function runFingerprint(s: EngineSetup): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify([s.fingerprint, s.examples.length, s.recipe.batchSize, s.recipe.seed, s.recipe.bucket, s.loss.kind]));
+  h.update(JSON.stringify([s.fingerprint, s.examples.length, s.recipe.batchSize, s.recipe.seed, s.recipe.bucket, s.loss.kind, s.intermediate?.spec ?? null]));
   const buf = new Int32Array(4096);
   let n = 0;
   const push = (v: number) => {
@@ -187,6 +191,7 @@ export async function runTraining(s: EngineSetup): Promise<EngineResult> {
   events({ type: 'phase', phase: 'building', message: `building the training graph of the ${s.label}` });
   const trainer = await createTrainer(s.model, {
     loss: s.loss,
+    ...(s.intermediate ? { intermediate: s.intermediate.spec } : {}),
     optimizer: { kind: r.optimizer, weightDecay: r.weightDecay, momentum: r.momentum, maxGradNorm: r.maxGradNorm },
     freeze: r.freeze,
     dropout: r.dropout,
@@ -270,7 +275,8 @@ export async function runTraining(s: EngineSetup): Promise<EngineResult> {
           indices.forEach((i, k) => teacherLogits!.set(s.teacherLogits!.subarray(i * C, (i + 1) * C), k * C));
         }
         const lr = learningRateAt(loop.step, schedule);
-        const res = await trainer.step({ feeds: buildFeeds(plan, batch, s.label), labels: batch.labels, teacherLogits }, lr);
+        const teacherValues = s.intermediate ? await s.intermediate.teacher.forBatch(batch, indices) : undefined;
+        const res = await trainer.step({ feeds: buildFeeds(plan, batch, s.label), labels: batch.labels, teacherLogits, ...(teacherValues ? { teacherValues } : {}) }, lr);
         const seconds = (performance.now() - t0) / 1000;
         if (!res.applied) {
           await checkpoint();
@@ -301,6 +307,8 @@ export async function runTraining(s: EngineSetup): Promise<EngineResult> {
           loss: res.loss,
           ...(res.softLoss !== undefined ? { softLoss: res.softLoss } : {}),
           ...(res.hardLoss !== undefined ? { hardLoss: res.hardLoss } : {}),
+          ...(res.hiddenLoss !== undefined ? { hiddenLoss: res.hiddenLoss } : {}),
+          ...(res.attentionLoss !== undefined ? { attentionLoss: res.attentionLoss } : {}),
           gradNorm: res.gradNorm,
           batchSize: rows.length,
           seqLength: batch.seqLength,

@@ -20,6 +20,8 @@ export interface RunSpec extends Omit<EngineSetup, 'checkpointDir' | 'log'> {
   /** When the whole call started (performance.now()). */
   startedAt: number;
   warnings: string[];
+  /** Rewrites the trained model just before it is written (--prune-vocab). */
+  transformModel?: (model: ModelProto) => Promise<ModelProto>;
 }
 
 export async function runAndWrite(s: RunSpec): Promise<TrainingResult & { engine: EngineResult }> {
@@ -33,7 +35,8 @@ export async function runAndWrite(s: RunSpec): Promise<TrainingResult & { engine
     log.close();
   }
   s.events?.({ type: 'phase', phase: 'writing', message: `writing ${s.plan.model}` });
-  const bytes = await writeOutputs(s.plan, engine.model, s.configJson, s.inputs);
+  const written = s.transformModel ? await s.transformModel(engine.model) : engine.model;
+  const bytes = await writeOutputs(s.plan, written, s.configJson, s.inputs);
   const r = s.recipe;
   return {
     engine,
@@ -47,7 +50,7 @@ export async function runAndWrite(s: RunSpec): Promise<TrainingResult & { engine
     student: {
       path: s.plan.model,
       ...(engine.accuracy !== undefined ? { accuracy: engine.accuracy } : {}),
-      parameters: modelStats(engine.model).parameters,
+      parameters: modelStats(written).parameters,
       bytes,
     },
     ...(engine.initialAccuracy !== undefined ? { initialAccuracy: engine.initialAccuracy } : {}),

@@ -37,11 +37,14 @@ import {
 } from '../onnx/index.js';
 import type { Device } from '../runtime/device.js';
 import { openSession, ort, type GraphOptimizationLevel } from '../runtime/session.js';
+import type { IntermediateLossSpec } from '../autodiff/intermediate-loss.js';
 import type { LossSpec } from './losses.js';
 import { optimizerScalars, type OptimizerSpec } from './optimizer.js';
 
 export interface TrainerOptions extends TrainableSelection {
   loss: LossSpec;
+  /** Hidden-state / attention losses (their teacher values come with each batch as `teacherValues`). */
+  intermediate?: IntermediateLossSpec;
   optimizer: OptimizerSpec;
   /** The logits output (default: the model's first output). */
   logits?: string;
@@ -79,6 +82,8 @@ export interface TrainBatch {
   teacherLogits?: Float32Array;
   /** Per-example weight of the hard-label term (default: 1 where labeled, 0 elsewhere). */
   hardWeight?: ArrayLike<number>;
+  /** The teacher's intermediate values by role (`hidden:<pair>`, `attention`; see graph.teacherInputs). */
+  teacherValues?: Record<string, ort.Tensor>;
 }
 
 export interface StepResult {
@@ -88,6 +93,9 @@ export interface StepResult {
   /** The teacher term (alpha-weighted) and the hard-label term ((1 - alpha)-weighted). */
   softLoss?: number;
   hardLoss?: number;
+  /** The intermediate terms (weighted). */
+  hiddenLoss?: number;
+  attentionLoss?: number;
   /** Global gradient L2 norm before clipping. */
   gradNorm: number;
   /** The student's logits for the batch, [batch, classes] row-major (before this step's update). */
@@ -130,6 +138,7 @@ export async function createTrainer(model: ModelProto, opts: TrainerOptions): Pr
   const graph = await buildTrainingGraph(model, {
     trainable,
     loss: opts.loss,
+    ...(opts.intermediate ? { intermediate: opts.intermediate } : {}),
     optimizer: opts.optimizer,
     logits: opts.logits,
     sparseEmbeddings: opts.sparseEmbeddings,
@@ -146,8 +155,10 @@ export async function createTrainer(model: ModelProto, opts: TrainerOptions): Pr
   });
   const inits = initializersOf(model.graph!);
   const values = new Map<string, ort.Tensor>();
+  const projections = new Map(graph.projections.map((p) => [p.name, p.init]));
   for (const p of graph.params) {
-    values.set(p.input, new ort.Tensor('float32', tensorToFloat32(inits.get(p.name)!).slice(), p.dims));
+    const start = projections.get(p.name)?.slice() ?? tensorToFloat32(inits.get(p.name)!).slice();
+    values.set(p.input, new ort.Tensor('float32', start, p.dims));
     for (const s of p.stateInputs) values.set(s, new ort.Tensor('float32', new Float32Array(p.dims.reduce((a, d) => a * d, 1)), p.dims));
   }
   return new OnnxTrainer(graph, session, values, model, [...trainable.filter((n) => !graph.unreached.includes(n))], frozen, label);
@@ -212,6 +223,11 @@ class OnnxTrainer implements Trainer {
       }
       feeds[g.teacherLogits] = new ort.Tensor('float32', t, [size, classes]);
     }
+    for (const t of g.teacherInputs) {
+      const v = batch.teacherValues?.[t.role];
+      if (!v) throw new UserError(`${this.label}: the intermediate loss needs the teacher's ${t.role} values for this batch`);
+      feeds[t.input] = v;
+    }
     const scalars = optimizerScalars(g.optimizer, lr, this.steps + 1);
     for (const [key, input] of Object.entries(g.scalarInputs)) feeds[input] = new ort.Tensor('float32', Float32Array.of(scalars[key]!), []);
     for (const [name, t] of this.values) feeds[name] = t;
@@ -245,6 +261,8 @@ class OnnxTrainer implements Trainer {
       loss,
       ...(g.softLoss ? { softLoss: scalar(g.softLoss) } : {}),
       ...(g.hardLoss ? { hardLoss: scalar(g.hardLoss) } : {}),
+      ...(g.hiddenLoss ? { hiddenLoss: scalar(g.hiddenLoss) } : {}),
+      ...(g.attentionLoss ? { attentionLoss: scalar(g.attentionLoss) } : {}),
       gradNorm,
       logits: out[g.logits]!.data as Float32Array,
       applied,

@@ -51,6 +51,9 @@ export function upgradeOpset(model: ModelProto, target: number, opts: UpgradeOpt
   if (target <= from) return { model, upgrade: { from, to: from, rewritten: {} } };
   if (from < UPGRADE_MIN_OPSET) return refuse('', '', `opset ${from} is older than ${UPGRADE_MIN_OPSET}, the oldest this converter reads`);
   if (target > UPGRADE_MAX_OPSET) return refuse('', '', `opset ${target} is newer than ${UPGRADE_MAX_OPSET}, the newest this converter writes`);
+  // Function bodies import the model's opset too; rewriting them is not done here.
+  const fn = (model.functions ?? [])[0];
+  if (fn) return refuse('', '', `model-local function ${fn.domain ? `${fn.domain}.` : ''}${fn.name} would change meaning (functions are not converted)`);
 
   const graph = model.graph!;
   const names = new NameAllocator(graph);
