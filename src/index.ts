@@ -12,4 +12,5 @@ export * from './bench/index.js';
 export * from './distill/index.js';
 export * from './quantize/index.js';
 export * from './inspect/index.js';
+export * from './publish/transformers-folder.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/pipeline.js';
