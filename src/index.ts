@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './onnx/index.js';
 export * from './architectures/bert.js';
+export * from './architectures/convnet.js';
 export * from './architectures/encoder-structure.js';
 export * from './architectures/derive-student.js';
 export * from './data/index.js';
