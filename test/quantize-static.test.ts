@@ -280,7 +280,7 @@ describe('distillery quantize --mode static (CLI)', () => {
     const test = images(42, 2);
     expect(sqnrDb(await runModel(buildResNetLike(), test), await runModel(readFileSync(out), test))).toBeGreaterThanOrEqual(25);
 
-    const text = await cli('quantize', model, '-o', join(dir, 'b.onnx'), '--mode', 'static', '--calibrate', data, '--format', 'qoperator');
+    const text = await cli('quantize', model, '-o', join(dir, 'b.onnx'), '--mode', 'static', '--calibrate', data, '--format', 'qoperator', '--moving-average', '0.5');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/Calibrated \d+ activations \(uint8, minmax\) on 6 examples in 3 batches; 8 BatchNorm folded into Conv; \d+ nodes as integer ops/);
   });
@@ -300,6 +300,10 @@ describe('distillery quantize --mode static (CLI)', () => {
     expect(r.stderr).toMatch(/bad\.jsonl:1: no tensor for model input "pixel_values" \(has: image\)/);
     const method = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--calibration-method', 'kl');
     expect(method.stderr).toMatch(/--calibration-method kl: unknown method \(expected minmax, percentile, entropy\)/);
+    const avg = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--calibration-method', 'entropy', '--moving-average', '0.01');
+    expect(avg.stderr).toMatch(/--moving-average applies to --calibration-method minmax only/);
+    const pct = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--calibration-method', 'percentile', '--percentile', '120');
+    expect(pct.stderr).toMatch(/--percentile 120: expected a number in \(0, 100\]/);
     const ms = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--format', 'ms');
     expect(ms.stderr).toMatch(/--format ms is dynamic only/);
     expect(() => readFileSync(out)).toThrow();
