@@ -1,12 +1,11 @@
 import { UserError } from '../../errors.js';
 import type { ModelProto, NodeProto } from '../../onnx/index.js';
 import type { QuantizeResult, QuantizeSource } from '../driver.js';
-import { resolveQuantizeOptions, type QuantizeOptions } from '../options.js';
-import { supportedOpTypes } from '../ops/registry.js';
+import type { QuantizeOptions } from '../options.js';
 import { prepareForQuantization } from '../prepare/prepare.js';
 import type { Feeds } from './feeds.js';
 import { measureNodeErrors, type NodeError } from './node-error.js';
-import { quantizeAnyMode } from './quantize-any.js';
+import { quantizeAnyMode, resolveAnyMode } from './quantize-any.js';
 import type { StaticSource } from '../static/driver.js';
 
 /**
@@ -78,8 +77,7 @@ export interface GuardReport {
  * The quantizer is called as a function with an exclude list, so it works for any mode it supports.
  */
 export async function quantizeWithinBudget(input: ModelProto, options: QuantizeOptions, guard: GuardOptions): Promise<QuantizeResult & { guard: GuardReport }> {
-  const resolved = resolveQuantizeOptions(options, supportedOpTypes);
-  const model = namedNodes(prepareForQuantization(input, resolved).model);
+  const model = namedNodes(prepareForQuantization(input, resolveAnyMode(options)).model);
   const userExcluded = options.excludeNodes ?? [];
   const source = { ...guard.source, label: guard.label };
   const quantize = (exclude: string[]) => quantizeAnyMode(model, { ...options, excludeNodes: [...userExcluded, ...exclude] }, source);
@@ -160,6 +158,5 @@ export function namedNodes(model: ModelProto): ModelProto {
  * its cumulative output SQNR on `feeds`, worst first. Works on any model quantizeModel takes.
  */
 export async function nodeErrorReport(input: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[], source: QuantizeSource & StaticSource = {}): Promise<NodeError[]> {
-  const resolved = resolveQuantizeOptions(options, supportedOpTypes);
-  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolved).model), options, feeds, source);
+  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolveAnyMode(options)).model), options, feeds, source);
 }
