@@ -105,6 +105,20 @@ describe('quantize --mode static (conv nets)', () => {
     });
   }
 
+  it('int8 activations (QDQ and QLinearConv s8s8), symmetric or not', async () => {
+    for (const [format, symmetric] of [['qdq', true], ['qoperator', true], ['qdq', false], ['qoperator', false]] as const) {
+      const r = await check(buildResNetLike(), { format, calibration: { data: calibration(calib), activationType: 'int8', activationSymmetric: symmetric } });
+      expect(r.sqnr, `${format} symmetric=${symmetric}`).toBeGreaterThanOrEqual(25);
+      expect(r.report.calibration!.activationType).toBe('int8');
+      const q = r.model.graph!.node!.find((n) => n.opType === 'QuantizeLinear')!;
+      const zp = initializer(r.model, q.input![2]!);
+      expect(zp.dataType).toBe(3); // INT8
+      if (symmetric) expect(tensorToArray(zp)[0]).toBe(0);
+      // A symmetric range has its zero point mid-range, so a Relu cannot fold into it and stays.
+      expect(r.model.graph!.node!.some((n) => n.opType === 'Relu' && n.input![0]!.startsWith('BatchNormalization_1'))).toBe(symmetric);
+    }
+  });
+
   it('bias is int32 with scale = input scale * weight scale, per channel', async () => {
     const { model } = await check(buildResNetLike(), {});
     const conv = model.graph!.node!.find((n) => n.opType === 'Conv' && n.input![1]!.startsWith('layer1.conv2'))!;
