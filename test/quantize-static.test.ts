@@ -119,6 +119,14 @@ describe('quantize --mode static (conv nets)', () => {
     }
   });
 
+  it('uint8 asymmetric weights, QDQ and QOperator', async () => {
+    for (const format of ['qdq', 'qoperator']) {
+      const r = await check(buildResNetLike(), { format, weightType: 'uint8' });
+      expect(r.sqnr, format).toBeGreaterThanOrEqual(25);
+      expect(r.report.tensors.every((t) => t.dtype === 'uint8')).toBe(true);
+    }
+  });
+
   it('bias is int32 with scale = input scale * weight scale, per channel', async () => {
     const { model } = await check(buildResNetLike(), {});
     const conv = model.graph!.node!.find((n) => n.opType === 'Conv' && n.input![1]!.startsWith('layer1.conv2'))!;
