@@ -4,6 +4,7 @@ export * from './onnx/index.js';
 export * from './architectures/bert.js';
 export * from './architectures/encoder-structure.js';
 export * from './architectures/derive-student.js';
+export * from './architectures/embedding-init.js';
 export * from './data/index.js';
 export * from './eval/index.js';
 export * from './runtime/session.js';
