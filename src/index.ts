@@ -5,6 +5,7 @@ export * from './architectures/bert.js';
 export * from './architectures/convnet.js';
 export * from './architectures/encoder-structure.js';
 export * from './architectures/derive-student.js';
+export * from './architectures/embedding-init.js';
 export * from './data/index.js';
 export * from './eval/index.js';
 export * from './runtime/session.js';
