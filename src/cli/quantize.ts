@@ -204,6 +204,7 @@ export function formatGuard(result: GuardedQuantizeResult): string {
     if (g.reverted.length) {
       lines.push(formatTable(['node', 'op', 'own SQNR dB', `${g.metric} after`], g.reverted.map((r) => [r.node, r.opType, r.sqnrDb === null ? 'exact' : Number(r.sqnrDb.toFixed(1)), fmt(r.valueAfter)]), { title: `Reverted to float (${g.reverted.length})` }));
     }
+    if (g.restored.length) lines.push(`Back in int8 once the budget held without them: ${g.restored.join(', ')}`);
     lines.push(`${g.int8Nodes} of ${g.candidateNodes} nodes stay int8; ${g.evaluations} candidate models measured`);
   }
   if (result.nodeErrors) {

@@ -81,7 +81,7 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
 
 async function guardedQuantizeInto(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
   // threads: the guard's models are in memory (no external weights to split across workers).
-  const { force, allowEmpty, externalData, threads: _threads, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, threads: _threads, onCalibrationProgress, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
   if (maxDrop !== undefined && !(maxDrop >= 0)) throw new UserError(`--max-drop ${maxDrop}: expected a non-negative number of points`);
   if (maxDrop !== undefined && !evalData) throw new UserError('--max-drop needs --eval-data <file> (labelled text to measure the accuracy drop on)');
   if (minSqnr !== undefined && !Number.isFinite(minSqnr)) throw new UserError(`--min-sqnr ${minSqnr}: expected a number of dB`);
@@ -109,7 +109,7 @@ async function guardedQuantizeInto(inPath: string, outPath: string, options: Gua
         metric,
         feeds,
         label: inPath,
-        source: { modelPath: inPath },
+        source: { modelPath: inPath, onProgress: onCalibrationProgress },
         onStep: (s) => onProgress?.(`${s.reverted.length} nodes back in float: ${metric.name} ${s.value.toFixed(2)}`),
       });
       quantized = guarded.model;
@@ -117,7 +117,7 @@ async function guardedQuantizeInto(inPath: string, outPath: string, options: Gua
       result.guard = guarded.guard;
       if (nodeReport) result.nodeErrors = guarded.guard.ranking.length ? guarded.guard.ranking : await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
     } else {
-      const plain = await quantizeAnyMode(model, quantizeOptions, { label: inPath, modelPath: inPath });
+      const plain = await quantizeAnyMode(model, quantizeOptions, { label: inPath, modelPath: inPath, onProgress: onCalibrationProgress });
       quantized = plain.model;
       result.report = plain.report;
       if (nodeReport) {
