@@ -307,6 +307,17 @@ describe('distillery quantize --mode static (CLI)', () => {
     expect(text.stdout).toMatch(/Calibrated \d+ activations \(uint8, minmax\) on 6 examples in 3 batches; 8 BatchNorm folded into Conv; \d+ nodes as integer ops/);
   });
 
+  it('calibrates from labelled text whatever its label names (they are not read)', async () => {
+    // Labels the model cannot map ("positive" is not in tiny-bert's id2label) once made calibration fail.
+    const data = join(dir, 'calib-text.jsonl');
+    writeFileSync(data, ['free money now', 'see you at lunch', 'win a prize today', 'the meeting moved'].map((t, i) => JSON.stringify({ text: t, label: i % 2 ? 'negative' : 'positive' })).join('\n') + '\n');
+    const out = join(dir, 'tiny-static', 'model.onnx');
+    const r = await cli('quantize', 'fixtures/tiny-bert/model.onnx', '-o', out, '--mode', 'static', '--calibrate', data, '--calibration-batch-size', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Calibrated \d+ activations \(uint8, minmax\) on 4 examples in 2 batches/);
+    expect(checkModel(await loadModel(out))).toEqual([]);
+  });
+
   it('bad input: one line naming the problem, exit 2, nothing written', async () => {
     const model = join(dir, 'resnet2.onnx');
     await saveModel(buildResNetLike(), model);
