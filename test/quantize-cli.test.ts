@@ -236,4 +236,15 @@ describe('distillery quantize --min-sqnr / --node-report (accuracy guard)', () =
     expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--eval-data', 'x.tsv')).stderr).toMatch(/--eval-data and --samples go with/);
     expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--max-drop', '1')).stderr).toMatch(/--max-drop needs --eval-data/);
   });
+
+  it('--max-drop and --node-report take --eval-data with named labels (the node-error feeds once tried to map them)', async () => {
+    const data = join(dir, 'named-labels.jsonl');
+    writeFileSync(data, ['free money now', 'see you at lunch', 'win a prize today', 'the meeting moved'].map((t, i) => JSON.stringify({ text: t, label: i % 2 ? 'ham' : 'spam' })).join('\n') + '\n');
+    const out = join(dir, 'guarded', 'model.onnx');
+    const r = await cli('quantize', 'fixtures/tiny-bert/model.onnx', '-o', out, '--max-drop', '100', '--eval-data', data, '--node-report', '--samples', '4');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Accuracy guard \(accuracy drop \(points\), max 100 points\): .*: met/);
+    expect(r.stdout).toMatch(/Per-node error on 1 batches of --eval-data rows/);
+    expect(checkModel(await loadModel(out))).toEqual([]);
+  });
 });

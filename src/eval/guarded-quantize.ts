@@ -160,7 +160,8 @@ async function textFeeds(modelPath: string, data: string, count: number, opts: T
   const { tokenizer } = await loadModelTokenizer(modelPath, { tokenizer: opts.tokenizer, maxLength: opts.maxLength });
   const records = [];
   for await (const r of readDataset(data)) {
-    records.push(r);
+    // The node errors need the texts only; labels are eval's (through the model's id2label).
+    records.push({ text: r.text, textPair: r.textPair, line: r.line });
     if (records.length >= count) break;
   }
   if (records.length === 0) throw new UserError(`${data}: no rows`);
