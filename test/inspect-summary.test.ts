@@ -1,35 +1,19 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inspectModel } from '../src/inspect/index.js';
 import { loadModel, loadModelLazy, saveModel } from '../src/onnx/index.js';
 import { quantizeFile, quantizeModel, type QuantizeOptions } from '../src/quantize/index.js';
+import { cli } from './cli-capture.js';
 import { smallBert, smallBertModel } from './quantize-fixtures.js';
+import { hasSharedFiles, SST2_MODEL } from './shared-fixtures.js';
 
-const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared');
-const REAL = join(SHARED, 'models/sst2-bert-mini/model.onnx');
-const hasShared = existsSync(REAL);
-if (!hasShared) console.warn('../shared is absent: skipping inspect on sst2-bert-mini');
+const REAL = SST2_MODEL;
+const hasShared = hasSharedFiles('inspect on sst2-bert-mini', REAL);
 
 const dir = mkdtempSync(join(tmpdir(), 'inspect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  try {
-    return { code: await main(['node', 'distillery', ...args]), stdout: stdout.replace(/\u001b\[[0-9;]*m/g, ''), stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('inspectModel', () => {
   const fp32 = smallBertModel(2);
