@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -29,5 +29,15 @@ describe.skipIf(!hasBuild)('quantize --threads (worker threads)', () => {
       expect(parallel.report.tensors).toEqual(single.report.tensors);
       expect(Buffer.compare(Buffer.from(encodeModel(parallel.model)), Buffer.from(encodeModel(single.model)))).toBe(0);
     }
+  });
+
+  it('with --bits runs no dry run: block quantization does not go through the workers, so no weight is read', async () => {
+    const path = join(dir, 'model-bits.onnx');
+    await saveModel(smallBertModel(5), path);
+    const { quantizeWeightsInParallel } = (await import(pathToFileURL(built).href)) as typeof import('../src/quantize/parallel.js');
+    const model = await loadModelLazy(path, { minLazyBytes: 1024 });
+    // The weights stay in the file: with it gone, any read of a weight (a dry run) would fail.
+    rmSync(path);
+    await expect(quantizeWeightsInParallel(model, { bits: 4 }, { label: path, baseDir: modelBaseDir(path) }, 2, 0)).resolves.toBeUndefined();
   });
 });
