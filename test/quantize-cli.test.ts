@@ -139,9 +139,18 @@ describe('distillery quantize (CLI)', () => {
     await expectBadInput(['quantize', model, '-o', out, '--include-nodes', 'Gathr_2'], model, /--include-nodes: no node named "Gathr_2"; nearest: "Gather_2"/, out);
   });
 
+  it('a missing output directory is created (as distill does), and removed again when quantize fails', async () => {
+    const out = join(dir, 'new-dir', 'deeper', 'o6.onnx');
+    const ok = await cli('quantize', model, '-o', out);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    rmSync(join(dir, 'new-dir'), { recursive: true });
+    const failing = join(dir, 'never-made', 'deeper', 'o6.onnx');
+    expect((await cli('quantize', noOps, '-o', failing)).code).toBe(6);
+    expect(existsSync(join(dir, 'never-made'))).toBe(false);
+  });
+
   it('unwritable output directory', async () => {
-    const out = join(dir, 'no-such-dir', 'o6.onnx');
-    await expectBadInput(['quantize', model, '-o', out], out, /output directory .* does not exist/, out);
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'x');
     await expectBadInput(['quantize', model, '-o', join(file, 'o7.onnx')], file, /is not a directory/, join(file, 'o7.onnx'));

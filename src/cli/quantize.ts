@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
@@ -98,7 +99,7 @@ export function register(program: Command): void {
     .option('--node-report', "measure each quantized node's output SQNR (alone, and in the quantized model) on sample inputs")
     .option('--samples <n>', 'inputs the node errors are measured on: rows of --eval-data (default 64) or seeded sample inputs (default 8)')
     .option('--tokenizer <path>', 'tokenizer file or folder for --eval-data (default: the one next to the model)')
-    .option('--threads <n>', 'threads quantizing large weights (worker threads; default 1: more was slower on a loaded machine, measure yours)', '1')
+    .option('--threads <n>', 'threads quantizing large weights (worker threads; default and 0: 1, more was slower on a loaded machine, measure yours)', '1')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
     .action(async (model: string, flags: QuantizeFlags) => {
@@ -221,6 +222,12 @@ function parseNumber(s: string, flag: string): number {
   return n;
 }
 
+/** The output path as the user would type it: relative when it is under the working directory. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 function parseList(s: string): string[] {
   return s
     .split(',')
@@ -281,7 +288,7 @@ export function formatReport(report: QuantizeReport): string {
   lines.push('');
   if (report.files) {
     const f = report.files;
-    lines.push(`Size: ${formatBytes(f.bytesBefore)} -> ${formatBytes(f.bytesAfter)} (${f.ratio.toFixed(3)} of the input)  ${f.output}`);
+    lines.push(`Size: ${formatBytes(f.bytesBefore)} -> ${formatBytes(f.bytesAfter)} (${f.ratio.toFixed(3)} of the input)  ${shownPath(f.output)}`);
   } else {
     const b = report.initializerBytes;
     lines.push(`Tensor data: ${formatBytes(b.before)} -> ${formatBytes(b.after)} (${(b.after / b.before).toFixed(3)})`);

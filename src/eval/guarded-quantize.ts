@@ -8,9 +8,13 @@ import { readDataset } from '../data/dataset.js';
 import { encodeRecords } from '../data/encode.js';
 import { buildFeeds, planFeeds } from '../data/feeds.js';
 import { loadModelTokenizer } from '../data/model-tokenizer.js';
-import { checkOutputPath, loadModel, saveModel, type ModelProto } from '../onnx/index.js';
+import { checkOutputPath, loadModel, saveModel, withOutputDir, type ModelProto } from '../onnx/index.js';
 import {
   copyCompanionFiles,
+  loadsInOnnxruntime,
+  planCompanionFiles,
+  writeCompanionFiles,
+  writtenCompanions,
   nodeErrorReport,
   NothingToQuantizeError,
   nothingQuantizedMessage,
@@ -71,12 +75,18 @@ export class BudgetNotMetError extends UserError {
  * quantizeFile does. A missed budget writes nothing and throws BudgetNotMetError.
  */
 export async function guardedQuantizeFile(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
+  // The output folder and companion files as quantizeFile handles them.
+  return withOutputDir(outPath, () => guardedQuantizeInto(inPath, outPath, options));
+}
+
+async function guardedQuantizeInto(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
   // threads: the guard's models are in memory (no external weights to split across workers).
   const { force, allowEmpty, externalData, threads: _threads, onCalibrationProgress, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
   if (maxDrop !== undefined && !(maxDrop >= 0)) throw new UserError(`--max-drop ${maxDrop}: expected a non-negative number of points`);
   if (maxDrop !== undefined && !evalData) throw new UserError('--max-drop needs --eval-data <file> (labelled text to measure the accuracy drop on)');
   if (minSqnr !== undefined && !Number.isFinite(minSqnr)) throw new UserError(`--min-sqnr ${minSqnr}: expected a number of dB`);
   await checkOutputPath(outPath, { force, inputs: [inPath] });
+  const companionPlan = await planCompanionFiles(inPath, outPath, force ?? false);
   const externalFiles: string[] = [];
   const model = await loadModel(inPath, { onExternalFile: (f) => externalFiles.push(f) });
   const text = { tokenizer, maxLength, batchSize };
@@ -122,11 +132,12 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
       throw new BudgetNotMetError(`${inPath}: ${g.metric} ${formatValue(g.finalValue)}: the budget (${g.budget}) ${how}; nothing written`, result);
     }
     if (result.report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, result.report), result.report);
-    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
+    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });
     let bytesBefore = (await stat(inPath)).size;
     for (const f of externalFiles) bytesBefore += (await stat(f)).size;
     const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
-    const companions = await copyCompanionFiles(inPath, saved.path);
+    await writeCompanionFiles(companionPlan);
+    const companions = writtenCompanions(companionPlan);
     result.report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions };
     return result;
   } finally {

@@ -1,6 +1,6 @@
 // Weight quantization: a driver that asks one rule per op type (ops/), shared scale/zero-point math (qparams).
 export { quantizeModel, type QuantizeResult } from './driver.js';
-export { quantizeFile, NothingToQuantizeError, nothingQuantizedMessage, copyCompanionFiles, bytesOnDisk, type QuantizeFileOptions } from './file.js';
+export { quantizeFile, NothingToQuantizeError, nothingQuantizedMessage, copyCompanionFiles, loadsInOnnxruntime, planCompanionFiles, writeCompanionFiles, writtenCompanions, bytesOnDisk, type QuantizeFileOptions, type CompanionFile } from './file.js';
 export * from './options.js';
 export * from './qparams.js';
 export * from './report.js';
