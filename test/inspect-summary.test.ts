@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inspectModel } from '../src/inspect/index.js';
 import { loadModel, loadModelLazy, saveModel } from '../src/onnx/index.js';
 import { quantizeFile, quantizeModel, type QuantizeOptions } from '../src/quantize/index.js';
-import { cli } from './cli-capture.js';
+import { cli } from './cli-run.js';
 import { smallBert, smallBertModel } from './quantize-fixtures.js';
 import { hasSharedFiles, SST2_MODEL } from './shared-fixtures.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel } from '../src/onnx/index.js';
 import { openSession } from '../src/runtime/session.js';
-import { cli } from './cli-capture.js';
+import { cli } from './cli-run.js';
 import { smallBertModel } from './quantize-fixtures.js';
 import { outlierModel } from './quantize-prep-fixtures.js';
 

@@ -11,7 +11,7 @@ import { entropyThreshold, percentileThreshold, tensorRange } from '../src/quant
 import { quantizeModel } from '../src/quantize/driver.js';
 import { quantizeModelStatic } from '../src/quantize/static/driver.js';
 import { ort } from '../src/runtime/session.js';
-import { cli } from './cli-capture.js';
+import { cli } from './cli-run.js';
 import { bertFeeds, runModel, smallBertModel, sqnrDb } from './quantize-fixtures.js';
 
 function images(seed: number, n = 4): Record<string, ort.Tensor> {

@@ -9,7 +9,7 @@ import { checkModel, DataType, decodeModel, GraphBuilder, saveModel } from '../s
 import { writeTransformersFolder, type TransformersFolderReport } from '../src/publish/transformers-folder.js';
 import { makeVariant, transformersDtypes, parseTransformersDtypes } from '../src/quantize/variants.js';
 import { openSession } from '../src/runtime/session.js';
-import { cli } from './cli-capture.js';
+import { cli } from './cli-run.js';
 
 // A tiny BERT with a made-up vocabulary, only a vocab.txt for a tokenizer (transformers.js needs
 // tokenizer.json: the folder writer makes it), three labels.
