@@ -1,30 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel } from '../src/onnx/index.js';
 import { openSession } from '../src/runtime/session.js';
+import { cli } from './cli-run.js';
 import { smallBertModel } from './quantize-fixtures.js';
 import { outlierModel } from './quantize-prep-fixtures.js';
-
-const ansi = /\u001b\[[0-9;]*m/g;
-
-/** Runs the CLI in process; returns exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  try {
-    const code = await main(['node', 'distillery', ...args]);
-    return { code, stdout: stdout.replace(ansi, ''), stderr: stderr.replace(ansi, '') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('distillery quantize (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'quantize-cli-'));

@@ -1,10 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildMobileNetLike, buildResNetLike } from '../src/architectures/convnet.js';
 import { SeededRandom } from '../src/architectures/random.js';
-import { main } from '../src/cli/main.js';
 import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel, tensorToArray, type ModelProto } from '../src/onnx/index.js';
 import { HISTOGRAM_BINS, HistogramStats, MinMaxStats } from '../src/quantize/calibrate/collector.js';
 import { tensorFileLine } from '../src/quantize/calibrate/data.js';
@@ -12,6 +11,7 @@ import { entropyThreshold, percentileThreshold, tensorRange } from '../src/quant
 import { quantizeModel } from '../src/quantize/driver.js';
 import { quantizeModelStatic } from '../src/quantize/static/driver.js';
 import { ort } from '../src/runtime/session.js';
+import { cli } from './cli-run.js';
 import { bertFeeds, runModel, smallBertModel, sqnrDb } from './quantize-fixtures.js';
 
 function images(seed: number, n = 4): Record<string, ort.Tensor> {
@@ -269,21 +269,6 @@ describe('quantize --mode static (values that are not float)', () => {
 describe('distillery quantize --mode static (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'quantize-static-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const ansi = /\u001b\[[0-9;]*m/g;
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-    try {
-      const code = await main(['node', 'distillery', ...args]);
-      return { code, stdout: stdout.replace(ansi, ''), stderr: stderr.replace(ansi, '') };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      process.exitCode = undefined;
-    }
-  }
 
   it('calibrates from a tensor .jsonl file and writes a model onnxruntime runs', async () => {
     const model = join(dir, 'resnet.onnx');

@@ -1,5 +1,7 @@
 import { UserError } from '../errors.js';
+import { tensorByteLength, type TensorProto } from '../onnx/index.js';
 import { computeQParams, quantRange, sqnrDb, type QuantSpec } from './qparams.js';
+import type { QuantizedTensorReport } from './report.js';
 
 /** A float32 tensor read in chunks: in memory, or straight from the model file (see float-source.ts). */
 export interface FloatSource {
@@ -234,4 +236,37 @@ export function transpose2d<T extends Int8Array | Uint8Array>(data: T, rows: num
     }
   }
   return out;
+}
+
+/**
+ * The report entry of an int8/uint8 weight written as data, scale and zero point initializers
+ * (`written`): per tensor, scale and zero point are single numbers; per channel, lists.
+ */
+export function weightTensorReport(
+  name: string,
+  quantizedName: string,
+  opType: string,
+  dims: number[],
+  dtype: 'int8' | 'uint8',
+  axis: number | undefined,
+  q: QuantizedWeight,
+  original: TensorProto,
+  written: TensorProto[],
+): QuantizedTensorReport {
+  const list = (a: ArrayLike<number>) => (axis === undefined ? a[0]! : Array.from(a));
+  return {
+    name,
+    quantizedName,
+    nodes: [],
+    opType,
+    shape: dims,
+    dtype,
+    axis: axis ?? null,
+    scale: list(q.scales),
+    zeroPoint: list(q.zeroPoints),
+    maxAbsError: q.maxAbsError,
+    sqnrDb: Number.isFinite(q.sqnrDb) ? q.sqnrDb : null,
+    bytesBefore: tensorByteLength(original),
+    bytesAfter: written.reduce((s, t) => s + tensorByteLength(t), 0),
+  };
 }
