@@ -60,7 +60,7 @@ export const quantizeJsonSchema = 'onnx-distillery/quantize@1';
 export function register(program: Command): void {
   program
     .command('quantize')
-    .description('Store MatMul/Gemm weights and embedding tables as int8; activations are quantized at run time')
+    .description('Store MatMul/Gemm weights and embedding tables as int8 (activations quantized at run time; --mode static: with calibrated ranges), as 4-bit blocks (--bits 4), or as a transformers.js folder of variants (--dtype)')
     .argument('<model>', 'input ONNX model')
     .requiredOption('-o, --output <path>', 'where to write the quantized model (never the input)')
     .option('--mode <mode>', 'dynamic: int8 weights, activations quantized at run time; static: activations too, ranges from --calibrate data', 'dynamic')
@@ -101,7 +101,7 @@ export function register(program: Command): void {
     .option('--tokenizer <path>', 'tokenizer file or folder for --eval-data (default: the one next to the model)')
     .option('--threads <n>', 'threads quantizing large weights (worker threads; default and 0: 1, more was slower on a loaded machine, measure yours)', '1')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
+    .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n  $ distillery quantize model.onnx -o model-int8.onnx --max-drop 0.5 --eval-data dev.tsv\n  $ distillery quantize model.onnx -o static/model.onnx --mode static --calibrate train.tsv --calibration-method entropy\n  $ distillery quantize model.onnx -o model-q4.onnx --bits 4\n  $ distillery quantize model.onnx -o folder/ --dtype fp32,fp16,q8,q4 --eval-data dev.tsv\n')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
