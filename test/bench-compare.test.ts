@@ -41,6 +41,16 @@ describe('comparisons against the baseline', () => {
     expect(int8SlowerWarnings(slower, [model('a', 'int8'), model('b', 'int8'), model('c', 'int8')], 0, 'cpu')).toEqual([]);
   });
 
+  it('names a block-quantized model by its kind (int4), not int8, when it is the slower one', () => {
+    const models = [model('teacher', 'fp32'), model('student-q4', 'int4'), model('student-q8', 'int8-block')];
+    const slower = [run(0, 'teacher', steady(10)), run(1, 'student-q4', steady(12)), run(2, 'student-q8', steady(11))];
+    compareWithBaseline(slower, 0);
+    const warnings = int8SlowerWarnings(slower, models, 0, 'cpu');
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^student-q4 \(int4\) is SLOWER than fp32 teacher .*; int4 kernels do not pay off here$/);
+    expect(warnings[1]).toMatch(/^student-q8 \(int8-block\) is SLOWER than fp32 teacher .*; int8-block kernels do not pay off here$/);
+  });
+
   it('lists noisy results in one warning', () => {
     const runs = [run(0, 'a', steady(10)), run(1, 'b', Array.from({ length: 20 }, (_, i) => (i % 2 ? 5 : 10)))];
     expect(runs[1]!.noisy).toBeDefined();

@@ -1,8 +1,12 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildBertClassifier } from '../src/architectures/bert.js';
 import { resolveInputShapes, syntheticFeeds, textFeeds, tokensIn, type InputSpec } from '../src/bench/inputs.js';
 import { modelFacts, modelLabels, positionTableRows, weightKindOf } from '../src/bench/model-info.js';
 import { parseDimAssignments, parsePositiveIntList } from '../src/bench/options.js';
+import { encodeModel } from '../src/onnx/index.js';
+import { quantizeModel } from '../src/quantize/index.js';
 import { fixtureDir, removeFixtureDirs, tinyBert, writeBert } from './bench-fixtures.js';
 
 afterAll(removeFixtureDirs);
@@ -90,6 +94,24 @@ describe('model facts', () => {
     const facts = await modelFacts(writeBert(dir, 'm.onnx'), 'm');
     expect(facts).toMatchObject({ vocabSize: 1000, maxSequenceLength: 64, weightKind: 'fp32', label: 'm' });
     expect(positionTableRows(buildBertClassifier({ ...tinyBert, maxPositions: 33 }))).toBe(33);
+  });
+
+  it('labels block-quantized (--bits) models int4 / int8-block, with their codes under that name and their logical parameter count', async () => {
+    const dir = fixtureDir();
+    const fp32 = buildBertClassifier(tinyBert, { seed: 1 });
+    const fp32Facts = await modelFacts(writeBert(dir, 'fp32.onnx'), 'fp32');
+    for (const [bits, kind] of [[4, 'int4'], [8, 'int8-block']] as const) {
+      const path = join(dir, `q${bits}.onnx`);
+      writeFileSync(path, encodeModel(quantizeModel(fp32, { bits, minElements: 0 }).model));
+      const facts = await modelFacts(path, `q${bits}`);
+      expect(facts.weightKind).toBe(kind);
+      expect(facts.weightBytesByDtype[kind]).toBeGreaterThan(0);
+      // MatMulNBits and GatherBlockQuantized codes are uint8 on disk; none are left under that name.
+      expect(facts.weightBytesByDtype.uint8 ?? 0).toBe(0);
+      expect(Object.values(facts.weightBytesByDtype).reduce((a, b) => a + b, 0)).toBe(facts.weightBytes);
+      expect(facts.parameters).toBe(fp32Facts.parameters);
+    }
+    expect(weightKindOf({ float32: 700, int4: 250, int8: 50 })).toBe('int4');
   });
 
   it('classifies weights by dtype and labels models by file or folder', () => {

@@ -204,7 +204,7 @@ describe('distillery eval (CLI)', () => {
     expect(j.schema).toBe('onnx-distillery/eval@1');
     expect(Object.keys(j.data)).toEqual(['path', 'format', 'examples', 'columns', 'labels', 'labelSource', 'truncated']);
     expect(Object.keys(j.models[0])).toEqual([
-      'name', 'path', 'role', 'device', 'maxLength', 'accuracy', 'macroF1', 'examples', 'seconds', 'examplesPerSecond', 'perClass', 'confusionPairs',
+      'name', 'path', 'role', 'device', 'maxLength', 'accuracy', 'macroF1', 'examples', 'nonFinite', 'seconds', 'examplesPerSecond', 'perClass', 'confusionPairs',
     ]);
     expect(Object.keys(j.models[0].perClass[0])).toEqual(['label', 'support', 'predicted', 'precision', 'recall', 'f1']);
     expect(Object.keys(j.comparisons[0])).toEqual([
@@ -250,7 +250,7 @@ describe('distillery eval (CLI)', () => {
     it('a tokenizer that does not match the model vocabulary (config or embedding table)', async () => {
       const big = { ...tiny, vocabSize: 5000 };
       const p = writeModel('big-vocab', buildBertClassifier(big, { seed: 1 }), { config: bertConfigJson(big, labelNames) });
-      await bad(['--model', p, '--data', dataPath], /the tokenizer has 31 tokens but .*big-vocab\/model\.onnx has 5000 embedding rows \(vocab_size in .*config\.json\)/);
+      await bad(['--model', p, '--data', dataPath], /the tokenizer has 31 tokens but .*big-vocab\/model\.onnx has 5000 embedding rows \(its word-embedding table\)/);
       const q = writeModel('big-vocab-no-config', buildBertClassifier(big, { seed: 1 }));
       await bad(['--model', q, '--data', dataPath, '--labels', 'a,b'], /has 5000 embedding rows \(its word-embedding table\)/);
     });

@@ -1,35 +1,19 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inspectModel } from '../src/inspect/index.js';
 import { loadModel, loadModelLazy, saveModel } from '../src/onnx/index.js';
 import { quantizeFile, quantizeModel, type QuantizeOptions } from '../src/quantize/index.js';
+import { cli } from './cli-run.js';
 import { smallBert, smallBertModel } from './quantize-fixtures.js';
+import { hasSharedFiles, SST2_MODEL } from './shared-fixtures.js';
 
-const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared');
-const REAL = join(SHARED, 'models/sst2-bert-mini/model.onnx');
-const hasShared = existsSync(REAL);
-if (!hasShared) console.warn('../shared is absent: skipping inspect on sst2-bert-mini');
+const REAL = SST2_MODEL;
+const hasShared = hasSharedFiles('inspect on sst2-bert-mini', REAL);
 
 const dir = mkdtempSync(join(tmpdir(), 'inspect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  try {
-    return { code: await main(['node', 'distillery', ...args]), stdout: stdout.replace(/\u001b\[[0-9;]*m/g, ''), stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('inspectModel', () => {
   const fp32 = smallBertModel(2);
@@ -74,9 +58,45 @@ describe('inspectModel', () => {
       expect(s.initializerBytesByDtype[report.options.weightType]).toBeGreaterThan(1000 * 64);
     });
   }
+
+  for (const options of [{ bits: 4, symmetric: true }, { bits: 4, symmetric: false }, { bits: 8, symmetric: true }] as QuantizeOptions[]) {
+    it(`lists block-quantized tensors by their weight shape, bits and block size, and counts their logical weights (${JSON.stringify(options)})`, () => {
+      const { model, report } = quantizeModel(fp32, { ...options, minElements: 0 });
+      const s = inspectModel(model);
+      const blocks = report.tensors.filter((t) => t.block);
+      expect(blocks.length).toBeGreaterThan(10);
+      expect(s.quantized.map((q) => q.name).sort()).toEqual(report.tensors.map((t) => t.quantizedName).sort());
+      for (const t of blocks) {
+        const q = s.quantized.find((x) => x.name === t.quantizedName)!;
+        expect(q.block, t.name).toEqual({ bits: options.bits, blockSize: t.block!.size, logicalShape: expect.any(Array), zeroPoints: !options.symmetric });
+        // MatMulNBits stores a [K, N] MatMul weight one row per output: [N, K]; Gather tables keep their shape.
+        const [r, c] = t.shape;
+        expect(q.block!.logicalShape.reduce((a, b) => a * b, 1), t.name).toBe(r! * c!);
+        if (t.opType === 'MatMul') expect(q.block!.logicalShape, t.name).toEqual([c, r]);
+        if (t.opType === 'Gather') expect(q.block!.logicalShape, t.name).toEqual([r, c]);
+        // Two 4-bit codes a byte: the stored tensor has half the elements of the weight.
+        if (options.bits === 4) expect(q.shape.reduce((a, b) => a * b, 1), t.name).toBe((r! * c!) / 2);
+      }
+      // Packed bytes are not the parameter count: the block-quantized model has as many weights as the float one.
+      expect(s.parameters).toBe(inspectModel(fp32).parameters);
+    });
+  }
 });
 
 describe('distillery inspect (CLI)', () => {
+  it('shows block-quantized (--bits 4) tensors with their weight shape and block size, not a run-time scale', async () => {
+    const fp32Path = join(dir, 'model-for-q4.onnx');
+    const q4Path = join(dir, 'model-q4.onnx');
+    await saveModel(smallBertModel(2), fp32Path);
+    await quantizeFile(fp32Path, q4Path, { bits: 4, blockSize: 32, minElements: 0 });
+    const table = await cli('inspect', q4Path);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain(`Parameters: ${inspectModel(smallBertModel(2)).parameters.toLocaleString('en-US')} in`);
+    expect(table.stdout).toMatch(/bert\.embeddings\.word_embeddings\.weight\S*\s+uint8 \(4-bit\)\s+\[1000, 64\] packed \[1000, 32\]\s+per block of 32\s+none \(symmetric\)\s+com\.microsoft\.GatherBlockQuantized/);
+    expect(table.stdout).toMatch(/uint8 \(4-bit\)\s+\[64, 64\] packed \[64, 2, 16\]\s+per block of 32\s+none \(symmetric\)\s+com\.microsoft\.MatMulNBits/);
+    expect(table.stdout).not.toMatch(/run time/);
+  });
+
   it('prints a table, or JSON with --json; weights are not loaded into memory', async () => {
     const fp32Path = join(dir, 'model.onnx');
     const int8Path = join(dir, 'model-int8.onnx');
@@ -117,5 +137,10 @@ describe.skipIf(!hasShared)('inspect sst2-bert-mini', () => {
     expect(s.opHistogram).toMatchObject({ Constant: 137, Add: 60, Gather: 37, Unsqueeze: 35, Shape: 33, MatMul: 32, Gemm: 2, Erf: 4, Softmax: 4 });
     expect(s.outputs).toEqual([{ name: 'logits', dtype: 'float32', shape: ['batch', 2] }]);
     expect(s.initializerBytesByDtype).toEqual({ float32: 4 * 11_056_386 });
+  });
+
+  it('counts the 4-bit (--bits 4) copy by its weights, not its packed bytes: 11,056,386 parameters', async () => {
+    const { model } = quantizeModel(await loadModel(REAL), { bits: 4 });
+    expect(inspectModel(model).parameters).toBe(11_056_386);
   });
 });

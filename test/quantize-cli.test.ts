@@ -1,30 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel } from '../src/onnx/index.js';
 import { openSession } from '../src/runtime/session.js';
+import { cli } from './cli-run.js';
 import { smallBertModel } from './quantize-fixtures.js';
 import { outlierModel } from './quantize-prep-fixtures.js';
-
-const ansi = /\u001b\[[0-9;]*m/g;
-
-/** Runs the CLI in process; returns exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  try {
-    const code = await main(['node', 'distillery', ...args]);
-    return { code, stdout: stdout.replace(ansi, ''), stderr: stderr.replace(ansi, '') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('distillery quantize (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'quantize-cli-'));
@@ -157,9 +139,18 @@ describe('distillery quantize (CLI)', () => {
     await expectBadInput(['quantize', model, '-o', out, '--include-nodes', 'Gathr_2'], model, /--include-nodes: no node named "Gathr_2"; nearest: "Gather_2"/, out);
   });
 
+  it('a missing output directory is created (as distill does), and removed again when quantize fails', async () => {
+    const out = join(dir, 'new-dir', 'deeper', 'o6.onnx');
+    const ok = await cli('quantize', model, '-o', out);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    rmSync(join(dir, 'new-dir'), { recursive: true });
+    const failing = join(dir, 'never-made', 'deeper', 'o6.onnx');
+    expect((await cli('quantize', noOps, '-o', failing)).code).toBe(6);
+    expect(existsSync(join(dir, 'never-made'))).toBe(false);
+  });
+
   it('unwritable output directory', async () => {
-    const out = join(dir, 'no-such-dir', 'o6.onnx');
-    await expectBadInput(['quantize', model, '-o', out], out, /output directory .* does not exist/, out);
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'x');
     await expectBadInput(['quantize', model, '-o', join(file, 'o7.onnx')], file, /is not a directory/, join(file, 'o7.onnx'));
@@ -226,5 +217,16 @@ describe('distillery quantize --min-sqnr / --node-report (accuracy guard)', () =
   it('--eval-data without a guard or report is an error; --max-drop needs --eval-data', async () => {
     expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--eval-data', 'x.tsv')).stderr).toMatch(/--eval-data and --samples go with/);
     expect((await cli('quantize', model, '-o', join(dir, 'x.onnx'), '--max-drop', '1')).stderr).toMatch(/--max-drop needs --eval-data/);
+  });
+
+  it('--max-drop and --node-report take --eval-data with named labels (the node-error feeds once tried to map them)', async () => {
+    const data = join(dir, 'named-labels.jsonl');
+    writeFileSync(data, ['free money now', 'see you at lunch', 'win a prize today', 'the meeting moved'].map((t, i) => JSON.stringify({ text: t, label: i % 2 ? 'ham' : 'spam' })).join('\n') + '\n');
+    const out = join(dir, 'guarded', 'model.onnx');
+    const r = await cli('quantize', 'fixtures/tiny-bert/model.onnx', '-o', out, '--max-drop', '100', '--eval-data', data, '--node-report', '--samples', '4');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Accuracy guard \(accuracy drop \(points\), max 100 points\): .*: met/);
+    expect(r.stdout).toMatch(/Per-node error on 1 batches of --eval-data rows/);
+    expect(checkModel(await loadModel(out))).toEqual([]);
   });
 });

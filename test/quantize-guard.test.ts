@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkModel } from '../src/onnx/index.js';
+import { checkModel, type ModelProto } from '../src/onnx/index.js';
 import { nodeErrorReport, outputSqnrMetric, quantizeModel, quantizeWithinBudget, sampleInputs } from '../src/quantize/index.js';
 import { outlierModel } from './quantize-prep-fixtures.js';
 
@@ -49,12 +49,35 @@ describe('accuracy guard and per-node error report', () => {
 
   it('works for --mode static too (the guard calls the quantizer with an exclude list)', async () => {
     const metric = await outputSqnrMetric(model, feeds, 25);
-    const options = { mode: 'static', calibration: { data: { kind: 'feeds' as const, batches: feeds } } };
+    const options = { mode: 'static', opTypes: ['MatMul', 'Mul'], calibration: { data: { kind: 'feeds' as const, batches: feeds } } };
     const result = await quantizeWithinBudget(model, options, { metric, feeds });
     expect(result.report.options.mode).toBe('static');
     expect(result.guard.met).toBe(true);
     expect(result.guard.reverted.map((r) => r.node)).toEqual(['fc2']);
     expect(result.guard.int8Nodes).toBeGreaterThanOrEqual(2);
     expect(checkModel(result.model)).toEqual([]);
+  });
+
+  it('puts back in int8 a revert the budget turned out not to need', async () => {
+    // A budget only fc3 in float meets: the ranking reverts fc2 (worst own SQNR) first, and fc3
+    // later; the pass after that finds fc2 can go back to int8.
+    const fc3Float = (m: { graph?: { node?: Array<{ name?: string | null; opType?: string | null }> | null } | null }) =>
+      (m.graph?.node ?? []).some((n) => n.name === 'fc3' && n.opType === 'MatMul');
+    const metric = {
+      name: 'fc3 in float (1 = yes)',
+      budget: 'fc3 in float',
+      measure: async (m: ModelProto) => (fc3Float(m) ? 1 : 0),
+      within: (v: number) => v === 1,
+    };
+    const result = await quantizeWithinBudget(model, {}, { metric, feeds });
+    expect(result.guard.met).toBe(true);
+    expect(result.guard.reverted.map((r) => r.node)).toEqual(['fc3']);
+    // fc1 and fc3 have nearly equal own SQNR, so fc1 may be reverted (and restored) on the way too.
+    expect(result.guard.restored).toContain('fc2');
+    expect(result.guard.restored.every((n) => n === 'fc1' || n === 'fc2')).toBe(true);
+    expect(result.guard.int8Nodes).toBe(2);
+    const tried = result.guard.restored.length + 1;
+    expect(result.guard.evaluations).toBe(1 + tried + (tried - 1));
+    expect(result.report.decisions.find((d) => d.node === 'fc2')).toMatchObject({ status: 'quantized' });
   });
 });

@@ -1,19 +1,13 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { writeTransformersFolder } from '../src/publish/transformers-folder.js';
+import { SST2_DATA, SST2_MODEL as MODEL, hasSharedFiles, useTempDir } from './shared-fixtures.js';
 
-const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared');
-const MODEL = join(SHARED, 'models/sst2-bert-mini/model.onnx');
-const DATA = join(SHARED, 'data/sst2/validation.tsv');
-const hasShared = existsSync(MODEL) && existsSync(DATA);
-if (!hasShared) console.warn('../shared is absent: skipping the SST-2 q4/fp16 acceptance test (real exporter graph, 872 sentences)');
+const DATA = join(SST2_DATA, 'validation.tsv');
+const hasShared = hasSharedFiles('the SST-2 q4/fp16 acceptance test (real exporter graph, 872 sentences)', MODEL, DATA);
 
 describe.skipIf(!hasShared)('sst2-bert-mini as q4, fp16 and q4f16 (PyTorch exporter graph: decomposed LayerNorm, -10000 mask, Erf GELU)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nbits-sst2-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useTempDir('nbits-sst2-');
 
   it('q4 (block 32, symmetric, 4-bit embeddings): <= 0.18 of the size, <= 1.5 points lost; fp16: <= 0.51, <= 0.1 point', async () => {
     const report = await writeTransformersFolder(MODEL, join(dir, 'sst2'), { dtypes: ['q4', 'fp16', 'q4f16'], evalData: DATA, latency: false, threads: 2 });

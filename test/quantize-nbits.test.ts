@@ -185,18 +185,24 @@ describe('quantizeModel --bits: MatMulNBits and GatherBlockQuantized run in onnx
     }
   });
 
-  it('Gather on a table -> GatherBlockQuantized (4 and 8 bits): gathered rows equal the dequantized table', async () => {
+  it('Gather on a table -> GatherBlockQuantized (4 and 8 bits, symmetric and asymmetric): gathered rows equal the dequantized table', async () => {
     const V = 50;
     const Hd = 48; // 1.5 blocks of 32: scales [V, 2], rows unpadded
     const table = randoms(rng, V * Hd);
-    for (const bits of [4, 8]) {
+    for (const [bits, symmetric] of [[4, true], [8, true], [4, false], [8, false]] as const) {
       const b = new GraphBuilder({ opset: 17 });
       const ids = b.input('ids', DataType.INT64, [2, 3]);
       b.node('Gather', [b.initializer('table', table, [V, Hd]), ids], { outputs: ['y'] });
       b.output('y', DataType.FLOAT, [2, 3, Hd]);
-      const { model, report } = quantizeModel(b.build(), { bits, minElements: 0 });
+      const { model, report } = quantizeModel(b.build(), { bits, symmetric, minElements: 0 });
       expect(checkModel(model)).toEqual([]);
       const node = nodeOf(model, 'GatherBlockQuantized');
+      // Asymmetric: zero points packed like the codes, [V, ceil(2 blocks * bits / 8)].
+      const zpTensor = init(model, node.input![3]);
+      expect(zpTensor === undefined).toBe(symmetric);
+      const zps = zpTensor && unpack(tensorToArray(zpTensor) as Uint8Array, bits, V * Math.ceil((2 * bits) / 8) * (8 / bits));
+      const zpPerRow = Math.ceil((2 * bits) / 8) * (8 / bits);
+      const zpOf = (row: number, blk: number) => (zps ? zps[row * zpPerRow + blk]! : 2 ** (bits - 1));
       expect(node.domain).toBe('com.microsoft');
       const data = init(model, node.input![0])!;
       expect(tensorDims(data)).toEqual([V, (Hd * bits) / 8]);
@@ -206,7 +212,7 @@ describe('quantizeModel --bits: MatMulNBits and GatherBlockQuantized run in onnx
       const got = await runModel(model, { ids: new ort.Tensor('int64', BigInt64Array.from(picks.map(BigInt)), [2, 3]) });
       picks.forEach((row, p) => {
         for (let h = 0; h < Hd; h++) {
-          const deq = (codes[row * Hd + h]! - 2 ** (bits - 1)) * scales[row * 2 + Math.floor(h / 32)]!;
+          const deq = (codes[row * Hd + h]! - zpOf(row, Math.floor(h / 32))) * scales[row * 2 + Math.floor(h / 32)]!;
           expect(got[p * Hd + h]).toBeCloseTo(deq, 6);
           expect(Math.abs(deq - table[row * Hd + h]!)).toBeLessThanOrEqual(Math.abs(scales[row * 2 + Math.floor(h / 32)]!) + 1e-7);
         }

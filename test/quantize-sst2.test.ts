@@ -1,42 +1,18 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { loadTokenizer, readAllRecords } from '../src/data/index.js';
 import { checkModel, loadModel } from '../src/onnx/index.js';
 import { quantizeFile } from '../src/quantize/index.js';
-import { openSession, ort } from '../src/runtime/session.js';
+import { SST2_DATA, SST2_MODEL, SST2_MODEL_DIR as MODEL_DIR, hasSharedFiles, sst2Logits as allLogits, useTempDir } from './shared-fixtures.js';
 
-const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared');
-const MODEL_DIR = join(SHARED, 'models/sst2-bert-mini');
-const hasShared = existsSync(join(MODEL_DIR, 'model.onnx')) && existsSync(join(SHARED, 'data/sst2/validation.tsv'));
-if (!hasShared) console.warn('../shared is absent: skipping the SST-2 quantization test (real exporter graph, 872 sentences)');
-
-/** Logits [n, 2] of every sentence, run one at a time (batch 1, no padding), as deployed. */
-async function allLogits(path: string, encoded: Array<{ ids: number[] }>): Promise<Float32Array> {
-  const { session } = await openSession(path, { threads: 2 });
-  const out = new Float32Array(encoded.length * 2);
-  for (let i = 0; i < encoded.length; i++) {
-    const ids = encoded[i]!.ids;
-    const L = ids.length;
-    const r = await session.run({
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, L]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(L).fill(1n), [1, L]),
-      token_type_ids: new ort.Tensor('int64', new BigInt64Array(L), [1, L]),
-    });
-    out.set(r.logits!.data as Float32Array, i * 2);
-  }
-  await session.release();
-  return out;
-}
+const hasShared = hasSharedFiles('the SST-2 quantization test (real exporter graph, 872 sentences)', SST2_MODEL, join(SST2_DATA, 'validation.tsv'));
 
 describe.skipIf(!hasShared)('quantize sst2-bert-mini (PyTorch exporter graph, opset 14)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quantize-sst2-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useTempDir('quantize-sst2-');
 
   it('keeps the logits on the 872 validation sentences: SQNR >= 30 dB, argmax agreement >= 99%, size <= 0.27', async () => {
-    const fp32Path = join(MODEL_DIR, 'model.onnx');
+    const fp32Path = SST2_MODEL;
     const int8Path = join(dir, 'model-int8.onnx');
     const report = await quantizeFile(fp32Path, int8Path);
 
@@ -52,7 +28,7 @@ describe.skipIf(!hasShared)('quantize sst2-bert-mini (PyTorch exporter graph, op
     expect(checkModel(await loadModel(int8Path))).toEqual([]);
 
     const tokenizer = await loadTokenizer(MODEL_DIR, { maxLength: 64 });
-    const records = await readAllRecords(join(SHARED, 'data/sst2/validation.tsv'));
+    const records = await readAllRecords(join(SST2_DATA, 'validation.tsv'));
     expect(records).toHaveLength(872);
     const encoded = records.map((r) => tokenizer.encode(r.text));
     const ref = await allLogits(fp32Path, encoded);

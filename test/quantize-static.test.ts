@@ -1,10 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildMobileNetLike, buildResNetLike } from '../src/architectures/convnet.js';
 import { SeededRandom } from '../src/architectures/random.js';
-import { main } from '../src/cli/main.js';
 import { checkModel, DataType, encodeModel, GraphBuilder, loadModel, saveModel, tensorToArray, type ModelProto } from '../src/onnx/index.js';
 import { HISTOGRAM_BINS, HistogramStats, MinMaxStats } from '../src/quantize/calibrate/collector.js';
 import { tensorFileLine } from '../src/quantize/calibrate/data.js';
@@ -12,6 +11,7 @@ import { entropyThreshold, percentileThreshold, tensorRange } from '../src/quant
 import { quantizeModel } from '../src/quantize/driver.js';
 import { quantizeModelStatic } from '../src/quantize/static/driver.js';
 import { ort } from '../src/runtime/session.js';
+import { cli } from './cli-run.js';
 import { bertFeeds, runModel, smallBertModel, sqnrDb } from './quantize-fixtures.js';
 
 function images(seed: number, n = 4): Record<string, ort.Tensor> {
@@ -105,6 +105,28 @@ describe('quantize --mode static (conv nets)', () => {
     });
   }
 
+  it('int8 activations (QDQ and QLinearConv s8s8), symmetric or not', async () => {
+    for (const [format, symmetric] of [['qdq', true], ['qoperator', true], ['qdq', false], ['qoperator', false]] as const) {
+      const r = await check(buildResNetLike(), { format, calibration: { data: calibration(calib), activationType: 'int8', activationSymmetric: symmetric } });
+      expect(r.sqnr, `${format} symmetric=${symmetric}`).toBeGreaterThanOrEqual(25);
+      expect(r.report.calibration!.activationType).toBe('int8');
+      const q = r.model.graph!.node!.find((n) => n.opType === 'QuantizeLinear')!;
+      const zp = initializer(r.model, q.input![2]!);
+      expect(zp.dataType).toBe(3); // INT8
+      if (symmetric) expect(tensorToArray(zp)[0]).toBe(0);
+      // A symmetric range has its zero point mid-range, so a Relu cannot fold into it and stays.
+      expect(r.model.graph!.node!.some((n) => n.opType === 'Relu' && n.input![0]!.startsWith('BatchNormalization_1'))).toBe(symmetric);
+    }
+  });
+
+  it('uint8 asymmetric weights, QDQ and QOperator', async () => {
+    for (const format of ['qdq', 'qoperator']) {
+      const r = await check(buildResNetLike(), { format, weightType: 'uint8' });
+      expect(r.sqnr, format).toBeGreaterThanOrEqual(25);
+      expect(r.report.tensors.every((t) => t.dtype === 'uint8')).toBe(true);
+    }
+  });
+
   it('bias is int32 with scale = input scale * weight scale, per channel', async () => {
     const { model } = await check(buildResNetLike(), {});
     const conv = model.graph!.node!.find((n) => n.opType === 'Conv' && n.input![1]!.startsWith('layer1.conv2'))!;
@@ -139,6 +161,23 @@ describe('quantize --mode static (conv nets)', () => {
     expect(r.ratio).toBeLessThanOrEqual(0.3);
     expect(r.sqnr).toBeGreaterThanOrEqual(25);
     expect(r.report.calibration!.qoperatorNodes).toBeGreaterThan(0);
+  });
+
+  it('ConvTranspose (per output channel, axis 1) and Conv with a fused Clip(0, 6)', async () => {
+    const b = new GraphBuilder({ opset: 13 });
+    const r = new SeededRandom(8);
+    const w = (dims: number[], std: number) => b.initializer('w', Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => r.normal() * std), dims);
+    const x = b.input('pixel_values', DataType.FLOAT, ['batch', 3, 32, 32]);
+    const c = b.op('Clip', [b.op('Conv', [x, w([48, 3, 3, 3], 0.3), w([48], 0.1)], { pads: [1, 1, 1, 1] }), b.scalar(0), b.scalar(6)]);
+    const d = b.op('Conv', [c, w([32, 48, 3, 3], 0.07)], { pads: [1, 1, 1, 1], strides: [2, 2] });
+    b.node('ConvTranspose', [d, w([32, 16, 2, 2], 0.1), w([16], 0.1)], { attrs: { strides: [2, 2] }, outputs: ['y'] });
+    b.output('y', DataType.FLOAT, ['batch', 16, 32, 32]);
+    const r1 = await check(b.build(), {});
+    expect(r1.sqnr).toBeGreaterThanOrEqual(25);
+    const ops = r1.model.graph!.node!.map((n) => n.opType);
+    expect(ops).not.toContain('Clip'); // folded into the first Conv's output range [0, <= 6]
+    expect(r1.report.decisions.filter((d) => d.status === 'quantized').map((d) => d.opType)).toEqual(['Conv', 'Conv', 'ConvTranspose']);
+    expect(r1.report.tensors.find((t) => t.opType === 'ConvTranspose')).toMatchObject({ axis: 1 });
   });
 
   it('opset-9 variant with weights in Constant nodes (Upsample): converted up, then quantized', async () => {
@@ -203,24 +242,33 @@ describe('quantize --mode static (fused com.microsoft ops)', () => {
   });
 });
 
+describe('quantize --mode static (values that are not float)', () => {
+  it('an Add on int64 shape values is skipped with the reason, the float Add is quantized', async () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const r = new SeededRandom(4);
+    const x = b.input('x', DataType.FLOAT, ['batch', 64]);
+    const h = b.op('MatMul', [x, b.initializer('w', Float32Array.from({ length: 64 * 64 }, () => r.normal() * 0.1), [64, 64])]);
+    const shape = b.op('Add', [b.op('Shape', [h]), b.int64([0, 0])]);
+    const sum = b.op('Add', [h, x]);
+    b.node('Reshape', [sum, shape], { outputs: ['y'] });
+    b.output('y', DataType.FLOAT, ['batch', 64]);
+    const fp32 = b.build();
+    const feeds = (seed: number) => {
+      const g = new SeededRandom(seed);
+      return { x: new ort.Tensor('float32', Float32Array.from({ length: 4 * 64 }, () => g.normal()), [4, 64]) };
+    };
+    const { model, report } = await quantizeModelStatic(fp32, { mode: 'static', opTypes: ['MatMul', 'Add'], calibration: { data: calibration([feeds(1)]) } });
+    const adds = report.decisions.filter((d) => d.opType === 'Add');
+    expect(adds.map((d) => d.status).sort()).toEqual(['quantized', 'skipped']);
+    expect(adds.find((d) => d.status === 'skipped')).toMatchObject({ reason: expect.stringMatching(/is int64, not a float32 activation/) });
+    expect(checkModel(model)).toEqual([]);
+    expect(sqnrDb(await runModel(fp32, feeds(2)), await runModel(model, feeds(2)))).toBeGreaterThan(25);
+  });
+});
+
 describe('distillery quantize --mode static (CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'quantize-static-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const ansi = /\u001b\[[0-9;]*m/g;
-  async function cli(...args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-    try {
-      const code = await main(['node', 'distillery', ...args]);
-      return { code, stdout: stdout.replace(ansi, ''), stderr: stderr.replace(ansi, '') };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      process.exitCode = undefined;
-    }
-  }
 
   it('calibrates from a tensor .jsonl file and writes a model onnxruntime runs', async () => {
     const model = join(dir, 'resnet.onnx');
@@ -239,9 +287,20 @@ describe('distillery quantize --mode static (CLI)', () => {
     const test = images(42, 2);
     expect(sqnrDb(await runModel(buildResNetLike(), test), await runModel(readFileSync(out), test))).toBeGreaterThanOrEqual(25);
 
-    const text = await cli('quantize', model, '-o', join(dir, 'b.onnx'), '--mode', 'static', '--calibrate', data, '--format', 'qoperator');
+    const text = await cli('quantize', model, '-o', join(dir, 'b.onnx'), '--mode', 'static', '--calibrate', data, '--format', 'qoperator', '--moving-average', '0.5');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/Calibrated \d+ activations \(uint8, minmax\) on 6 examples in 3 batches; 8 BatchNorm folded into Conv; \d+ nodes as integer ops/);
+  });
+
+  it('calibrates from labelled text whatever its label names (they are not read)', async () => {
+    // Labels the model cannot map ("positive" is not in tiny-bert's id2label) once made calibration fail.
+    const data = join(dir, 'calib-text.jsonl');
+    writeFileSync(data, ['free money now', 'see you at lunch', 'win a prize today', 'the meeting moved'].map((t, i) => JSON.stringify({ text: t, label: i % 2 ? 'negative' : 'positive' })).join('\n') + '\n');
+    const out = join(dir, 'tiny-static', 'model.onnx');
+    const r = await cli('quantize', 'fixtures/tiny-bert/model.onnx', '-o', out, '--mode', 'static', '--calibrate', data, '--calibration-batch-size', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Calibrated \d+ activations \(uint8, minmax\) on 4 examples in 2 batches/);
+    expect(checkModel(await loadModel(out))).toEqual([]);
   });
 
   it('bad input: one line naming the problem, exit 2, nothing written', async () => {
@@ -259,6 +318,10 @@ describe('distillery quantize --mode static (CLI)', () => {
     expect(r.stderr).toMatch(/bad\.jsonl:1: no tensor for model input "pixel_values" \(has: image\)/);
     const method = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--calibration-method', 'kl');
     expect(method.stderr).toMatch(/--calibration-method kl: unknown method \(expected minmax, percentile, entropy\)/);
+    const avg = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--calibration-method', 'entropy', '--moving-average', '0.01');
+    expect(avg.stderr).toMatch(/--moving-average applies to --calibration-method minmax only/);
+    const pct = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--calibration-method', 'percentile', '--percentile', '120');
+    expect(pct.stderr).toMatch(/--percentile 120: expected a number in \(0, 100\]/);
     const ms = await cli('quantize', model, '-o', out, '--mode', 'static', '--calibrate', bad, '--format', 'ms');
     expect(ms.stderr).toMatch(/--format ms is dynamic only/);
     expect(() => readFileSync(out)).toThrow();

@@ -1,3 +1,4 @@
+import { isQuantizedKind } from './model-info.js';
 import type { BenchModel, BenchRun } from './types.js';
 
 /**
@@ -15,17 +16,21 @@ export function compareWithBaseline(atPoint: BenchRun[], baseline: number): void
   }
 }
 
-/** An int8 model slower than its fp32 baseline on this CPU deserves a loud warning: quantizing bought nothing. */
+/**
+ * A quantized model (int8, or block-quantized int4/int8-block) slower than its fp32 baseline on
+ * this CPU deserves a loud warning: quantizing bought nothing.
+ */
 export function int8SlowerWarnings(runs: readonly BenchRun[], models: readonly BenchModel[], baseline: number, cpu: string): string[] {
   const base = models[baseline];
   if (base?.weightKind !== 'fp32') return [];
   const warnings: string[] = [];
   for (const r of runs) {
-    if (!r.vsBaseline || models[r.model]?.weightKind !== 'int8' || r.vsBaseline.p50Ratio <= 1) continue;
+    const kind = models[r.model]?.weightKind;
+    if (!r.vsBaseline || !isQuantizedKind(kind) || r.vsBaseline.p50Ratio <= 1) continue;
     const where = `batch ${r.batchSize}${r.seqLen !== undefined ? ` seq ${r.seqLen}` : ''}`;
     warnings.push(
-      `${r.label} (int8) is SLOWER than fp32 ${base.label} on this CPU (${cpu}) at ${where}: p50 ${r.latencyMs.p50.toFixed(2)} ms vs ` +
-        `${(r.latencyMs.p50 / r.vsBaseline.p50Ratio).toFixed(2)} ms (${r.vsBaseline.p50Ratio.toFixed(2)}x); int8 kernels do not pay off here`,
+      `${r.label} (${kind}) is SLOWER than fp32 ${base.label} on this CPU (${cpu}) at ${where}: p50 ${r.latencyMs.p50.toFixed(2)} ms vs ` +
+        `${(r.latencyMs.p50 / r.vsBaseline.p50Ratio).toFixed(2)} ms (${r.vsBaseline.p50Ratio.toFixed(2)}x); ${kind} kernels do not pay off here`,
     );
   }
   return warnings;

@@ -38,7 +38,7 @@ export async function benchModels(paths: string[], options: BenchOptions = {}, o
   const startedAt = new Date().toISOString();
   const o = checkOptions(paths, options);
   const device = resolveDevice(o.device);
-  const machine = machineInfo({ cuda: device === 'cuda' });
+  const machine = machineInfo({ cuda: device !== 'cpu' });
   const labels = options.labels ?? modelLabels(paths);
   if (labels.length !== paths.length) throw new UserError(`bench: ${labels.length} labels for ${paths.length} models`);
   const warnings: string[] = [];

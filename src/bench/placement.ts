@@ -1,3 +1,4 @@
+import type { ResolvedDevice } from '../runtime/device.js';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,9 +77,10 @@ export function isQuantizedOp(opType: string): boolean {
   return /^(Q[A-Z]|DynamicQuantize|MatMulInteger|ConvInteger|MatMulNBits|MatMulBnb4|MatMulIntegerToFloat)|[Qq]uantizeLinear$/.test(opType);
 }
 
-/** Warnings about a placement: work that a CUDA run leaves on the CPU, quantized ops above all. */
-export function placementWarnings(p: Placement, device: 'cpu' | 'cuda', label: string): string[] {
-  if (device !== 'cuda') return [];
+/** Warnings about a placement: work that a GPU (CUDA, WebGPU) run leaves on the CPU, quantized ops above all. */
+export function placementWarnings(p: Placement, device: ResolvedDevice, label: string): string[] {
+  if (device === 'cpu') return [];
+  const gpu = device === 'cuda' ? 'CUDA' : 'WebGPU';
   const onCpu = p.ops.filter((o) => o.provider === 'CPUExecutionProvider');
   if (onCpu.length === 0) return [];
   const list = (ops: PlacedOp[]) => ops.map((o) => `${o.opType} x${o.nodes}`).join(', ');
@@ -86,14 +88,14 @@ export function placementWarnings(p: Placement, device: 'cpu' | 'cuda', label: s
   const warnings: string[] = [];
   if (quantized.length) {
     warnings.push(
-      `${label}: CUDA run falls back to CPU for quantized ops (${list(quantized)}): their inputs copy between GPU and CPU ` +
-        `on every run; this int8 model will be slow on CUDA (use the fp32/fp16 model on GPU)`,
+      `${label}: ${gpu} run falls back to CPU for quantized ops (${list(quantized)}): their inputs copy between GPU and CPU ` +
+        `on every run; this int8 model will be slow on ${gpu} (use the fp32/fp16 model on GPU)`,
     );
   }
-  // Shape arithmetic on the CPU is normal for CUDA graphs; compute ops there are not.
+  // Shape arithmetic on the CPU is normal for GPU graphs; compute ops there are not.
   const shapeOps = new Set(['Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Slice', 'Reshape', 'Cast', 'ConstantOfShape', 'Range', 'Size', 'MemcpyToHost', 'MemcpyFromHost']);
   const other = onCpu.filter((o) => !isQuantizedOp(o.opType) && !shapeOps.has(o.opType));
-  if (other.length) warnings.push(`${label}: CUDA run falls back to CPU for ${list(other)}`);
+  if (other.length) warnings.push(`${label}: ${gpu} run falls back to CPU for ${list(other)}`);
   return warnings;
 }
 

@@ -1,3 +1,4 @@
+import type { ResolvedDevice } from '../runtime/device.js';
 import type { SessionSettings } from '../runtime/session.js';
 import type { FeedData, InputSpec } from './inputs.js';
 import type { Placement } from './placement.js';
@@ -6,7 +7,7 @@ import type { Placement } from './placement.js';
 export interface OpenedRunner {
   /** Milliseconds onnxruntime took to create the session (file read, graph optimization, kernels). */
   createMs: number;
-  device: 'cpu' | 'cuda';
+  device: ResolvedDevice;
   inputs: InputSpec[];
   /** Resident set size of the runner's process just before and just after the session was created. */
   rssBeforeOpen: number;

@@ -1,3 +1,4 @@
+import type { ResolvedDevice } from '../runtime/device.js';
 import type { DatasetOptions } from '../data/dataset.js';
 import type { Device } from '../runtime/device.js';
 import type { GraphOptimizationLevel } from '../runtime/session.js';
@@ -60,7 +61,7 @@ export interface MemoryUse {
 export interface BenchModel extends Omit<ModelFacts, 'modelType' | 'maxSequenceLength'> {
   /** Milliseconds to create the timed session. */
   createMs?: number;
-  device?: 'cpu' | 'cuda';
+  device?: ResolvedDevice;
   placement?: Placement;
   memory?: MemoryUse;
 }
@@ -98,7 +99,7 @@ export interface BenchResult {
   complete: boolean;
   machine: MachineInfo;
   settings: {
-    device: 'cpu' | 'cuda';
+    device: ResolvedDevice;
     /** Requested intra-op threads; 0 means onnxruntime's default. */
     threads: number;
     graphOptimizationLevel: GraphOptimizationLevel;

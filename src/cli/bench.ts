@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { threadsHelp } from './threads.js';
 import type { Command } from 'commander';
 import chalk from 'chalk';
 // The harness (and onnxruntime under it) loads when the command runs, not at CLI start-up.
@@ -8,7 +9,7 @@ import { parseDimAssignments, parsePositiveIntList } from '../bench/options.js';
 import { describePlacement, shortProvider } from '../bench/placement.js';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import { ExitCode, UserError } from '../errors.js';
-import { parseDevice } from '../runtime/device.js';
+import { deviceHelp, parseDevice } from '../runtime/device.js';
 import type { GraphOptimizationLevel } from '../runtime/session.js';
 import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
@@ -45,8 +46,8 @@ export function register(program: Command): void {
     .option('-s, --seq-len <list>', 'sequence lengths, comma-separated (needed when the model has a dynamic sequence dim)')
     .option('--warmup <n>', 'untimed runs per model before timing each batch/seq point', '10')
     .option('-n, --iterations <n>', 'timed runs per model and point', '100')
-    .option('--device <device>', 'cpu, cuda or auto (cuda when installed, else cpu)', 'cpu')
-    .option('--threads <n>', 'onnxruntime intra-op threads (0: onnxruntime chooses, one per core)', '0')
+    .option('--device <device>', deviceHelp, 'cpu')
+    .option('--threads <n>', threadsHelp, '0')
     .option('--graph-opt <level>', 'onnxruntime graph optimization: disabled, basic, extended, all', 'all')
     .option('--baseline <model>', 'model the others are compared with: one of the paths, or its position 1..n (default: the first)')
     .option('--data <file>', 'real sentences (.csv, .tsv, .jsonl) through the tokenizer next to each model, instead of synthetic ids')

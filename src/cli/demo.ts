@@ -1,4 +1,6 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
+import { parseThreads, threadsHelp } from './threads.js';
 import chalk from 'chalk';
 import type { DemoResult } from '../demo/pipeline.js';
 import { ExitCode } from '../errors.js';
@@ -28,9 +30,9 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'where to write the student, its int8 version and the reports (default: ./distillery-demo/<time>)')
     .option('--quick', 'CI size: 1 epoch, fewer timing runs')
     .option('--epochs <n>', 'distillation epochs (default: 3, or 1 with --quick)', positiveInt('--epochs'))
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', positiveInt('--threads'))
+    .option('--threads <n>', threadsHelp, parseThreads)
     .option('--seed <n>', 'seed of the student initialisation and batch order', nonNegativeInt('--seed'), 0)
-    .option('--min-retention <r>', 'exit with code 3 when student or student-int8 keep less than this fraction of the teacher accuracy', number('--min-retention'))
+    .option('--min-retention <r>', 'exit with code 3 when student or student-int8 keep less than this fraction of the teacher accuracy on the test split', number('--min-retention'))
     .option('--max-int8-ratio <r>', 'exit with code 3 when student-int8 is bigger than this fraction of the fp32 student', number('--max-int8-ratio'))
     .option('--force', 'write into a non-empty --out-dir')
     .option('--json', 'print the result (report.json) on stdout')
@@ -62,6 +64,12 @@ export function register(program: Command): void {
     });
 }
 
+/** A path as the user would type it: relative when it is under the working directory. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 function gateFailures(r: DemoResult, flags: DemoFlags): string[] {
   const out: string[] = [];
   if (flags.minRetention !== undefined) {
@@ -79,10 +87,11 @@ function gateFailures(r: DemoResult, flags: DemoFlags): string[] {
 
 export function formatDemo(r: DemoResult): string {
   const table = formatTable(
-    ['model', 'accuracy', 'retention', 'size', 'parameters', 'p50 (batch 1)', 'throughput', 'speed-up'],
+    ['model', 'test acc.', 'val. acc.', 'retention', 'size', 'parameters', 'p50 (batch 1)', 'throughput', 'speed-up'],
     r.rows.map((m) => [
       m.name,
       `${(m.accuracy * 100).toFixed(2)} %`,
+      m.validationAccuracy === undefined ? '-' : `${(m.validationAccuracy * 100).toFixed(2)} %`,
       m.retention === null ? '-' : m.retention.toFixed(3),
       formatBytes(m.sizeBytes),
       m.parameters.toLocaleString('en-US'),
@@ -90,15 +99,19 @@ export function formatDemo(r: DemoResult): string {
       `${m.throughput.toFixed(0)}/s`,
       m.speedup === null ? '-' : `${m.speedup.toFixed(2)}x`,
     ]),
-    { title: `distillery demo: SpamAssassin, ${r.eval.data.examples} validation e-mails` },
+    {
+      title:
+        `distillery demo: SpamAssassin, accuracy and retention on ${r.eval.data.examples} held-out test e-mails ` +
+        `(val. acc.: the ${r.validationEval.data.examples} validation e-mails that selected the student)`,
+    },
   );
   return [
     table,
     '',
     `distilled ${r.distill.steps} steps (${r.distill.epochs} epoch${r.distill.epochs === 1 ? '' : 's'}) at ${r.distill.examplesPerSecond.toFixed(0)} examples/s; ` +
       `int8 student is ${(r.int8SizeRatio * 100).toFixed(1)} % of the fp32 student's size; whole demo ${r.seconds.toFixed(0)} s`,
-    `reports: ${r.files.report}`,
-    `         ${r.files.html}`,
-    `output directory: ${r.outDir}`,
+    `reports: ${shownPath(r.files.report)}`,
+    `         ${shownPath(r.files.html)}`,
+    `output directory: ${shownPath(r.outDir)}`,
   ].join('\n');
 }

@@ -1,11 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseThreads, threadsHelp } from './threads.js';
 import chalk from 'chalk';
 import { UserError } from '../errors.js';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import type { EvalReport } from '../eval/evaluator.js';
 import { checkGates, gateExitCode, normalizeMinAccuracy, type GateResult } from '../eval/gates.js';
 import { worstClasses, type ClassMetrics } from '../eval/metrics.js';
-import { parseDevice, type Device } from '../runtime/device.js';
+import { deviceHelp, parseDevice, type Device } from '../runtime/device.js';
 import type { GraphOptimizationLevel } from '../runtime/session.js';
 import { formatTable, printJson, spinner, warn, type Cell } from './output.js';
 
@@ -54,8 +55,8 @@ export function register(program: Command): void {
     .option('--max-length <n>', "longest input in tokens (default: the model's position table, else 128)", positiveInt('--max-length'))
     .option('--batch-size <n>', 'examples per session.run', positiveInt('--batch-size'), 32)
     .option('--no-sort', 'keep file order in batches (default: group by length, less padding)')
-    .option('--device <device>', 'cpu, cuda or auto (cuda when installed, else cpu)', parseDevice, 'cpu' as Device)
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', positiveInt('--threads'))
+    .option('--device <device>', deviceHelp, parseDevice, 'cpu' as Device)
+    .option('--threads <n>', threadsHelp, parseThreads)
     .option('--graph-opt <level>', 'onnxruntime graph optimization: disabled, basic, extended, all', graphOptLevel, 'all' as GraphOptimizationLevel)
     .option('--min-accuracy <x>', 'fail (exit 3) if a --model scores below x (0.8 or 80 = 80 %)', number('--min-accuracy'))
     .option('--max-drop <points>', 'fail (exit 4) if a --model is more than this many points below --teacher', number('--max-drop'))
@@ -113,7 +114,9 @@ async function runEval(flags: EvalFlags): Promise<void> {
   } else {
     process.stdout.write(formatReport(report, gates, flags) + '\n');
   }
-  for (const g of gates.filter((r) => !r.passed)) process.stderr.write(chalk.red('gate failed: ') + describeGate(g) + '\n');
+  for (const g of gates.filter((r) => !r.passed)) {
+    process.stderr.write(chalk.red(g.bound === 'non-finite' ? 'error: ' : 'gate failed: ') + describeGate(g) + '\n');
+  }
   if (exitCode !== 0) process.exitCode = exitCode;
 }
 
@@ -198,6 +201,7 @@ export function formatReport(report: EvalReport, gates: readonly GateResult[], f
 }
 
 function describeGate(g: GateResult): string {
+  if (g.bound === 'non-finite') return `${g.model}: ${g.value} examples gave NaN or infinite logits`;
   if (g.bound === 'min-accuracy') {
     return `--min-accuracy ${percent(g.threshold)}: ${g.model} scored ${percent(g.value)}`;
   }

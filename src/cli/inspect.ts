@@ -58,5 +58,11 @@ function quantizedRow(q: QuantizedTensorSummary): Cell[] {
     const hi = Math.max(...v);
     return lo === hi ? `${fmt(lo)} x${v.length}` : `${fmt(lo)}..${fmt(hi)} (${v.length}, axis ${q.axis ?? '?'})`;
   };
-  return [q.name, q.dtype, `[${q.shape.join(', ')}]`, range(q.scale, (x) => x.toPrecision(4)), range(q.zeroPoint, String), [...new Set(q.usedBy)].join(', ')];
+  const usedBy = [...new Set(q.usedBy)].join(', ');
+  if (q.block) {
+    // Packed codes: the weight's own shape, and its per-block parameters instead of one scale.
+    const b = q.block;
+    return [q.name, `${q.dtype} (${b.bits}-bit)`, `[${b.logicalShape.join(', ')}] packed [${q.shape.join(', ')}]`, `per block of ${b.blockSize}`, b.zeroPoints ? 'per block' : 'none (symmetric)', usedBy];
+  }
+  return [q.name, q.dtype, `[${q.shape.join(', ')}]`, range(q.scale, (x) => x.toPrecision(4)), range(q.zeroPoint, String), usedBy];
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import chalk from 'chalk';
 import { ExitCode, isUserError } from '../errors.js';
 import { registerCommands } from './commands.js';
+import { isOnnxruntimeMissing, onnxruntimeMissingHint } from '../runtime/missing-onnxruntime.js';
 
 /**
  * Runs the CLI and resolves to the process exit code. Never throws: user errors become one
@@ -40,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(chalk.red('error: ') + e.message + '\n');
       if (verbose && e.stack) process.stderr.write(e.stack + '\n');
       return e.exitCode;
+    }
+    if (isOnnxruntimeMissing(e)) {
+      process.stderr.write(chalk.red('error: ') + onnxruntimeMissingHint + '\n');
+      return ExitCode.internal;
     }
     const err = e as Error;
     process.stderr.write(chalk.red('internal error: ') + (err?.message ?? String(e)) + '\n');

@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
@@ -59,7 +60,7 @@ export const quantizeJsonSchema = 'onnx-distillery/quantize@1';
 export function register(program: Command): void {
   program
     .command('quantize')
-    .description('Store MatMul/Gemm weights and embedding tables as int8; activations are quantized at run time')
+    .description('Store MatMul/Gemm weights and embedding tables as int8 (activations quantized at run time; --mode static: with calibrated ranges), as 4-bit blocks (--bits 4), or as a transformers.js folder of variants (--dtype)')
     .argument('<model>', 'input ONNX model')
     .requiredOption('-o, --output <path>', 'where to write the quantized model (never the input)')
     .option('--mode <mode>', 'dynamic: int8 weights, activations quantized at run time; static: activations too, ranges from --calibrate data', 'dynamic')
@@ -98,9 +99,9 @@ export function register(program: Command): void {
     .option('--node-report', "measure each quantized node's output SQNR (alone, and in the quantized model) on sample inputs")
     .option('--samples <n>', 'inputs the node errors are measured on: rows of --eval-data (default 64) or seeded sample inputs (default 8)')
     .option('--tokenizer <path>', 'tokenizer file or folder for --eval-data (default: the one next to the model)')
-    .option('--threads <n>', 'threads quantizing large weights (worker threads; default 1: more was slower on a loaded machine, measure yours)', '1')
+    .option('--threads <n>', 'threads quantizing large weights (worker threads; default and 0: 1, more was slower on a loaded machine, measure yours)', '1')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n')
+    .addHelpText('after', '\nExamples:\n  $ distillery quantize model.onnx -o model-int8.onnx\n  $ distillery quantize model.onnx -o model-int8.onnx --per-channel --format qdq\n  $ distillery quantize model.onnx -o out.onnx --exclude-nodes /classifier/Gemm --json\n  $ distillery quantize model.onnx -o model-int8.onnx --max-drop 0.5 --eval-data dev.tsv\n  $ distillery quantize model.onnx -o static/model.onnx --mode static --calibrate train.tsv --calibration-method entropy\n  $ distillery quantize model.onnx -o model-q4.onnx --bits 4\n  $ distillery quantize model.onnx -o folder/ --dtype fp32,fp16,q8,q4 --eval-data dev.tsv\n')
     .action(async (model: string, flags: QuantizeFlags) => {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
@@ -203,6 +204,7 @@ export function formatGuard(result: GuardedQuantizeResult): string {
     if (g.reverted.length) {
       lines.push(formatTable(['node', 'op', 'own SQNR dB', `${g.metric} after`], g.reverted.map((r) => [r.node, r.opType, r.sqnrDb === null ? 'exact' : Number(r.sqnrDb.toFixed(1)), fmt(r.valueAfter)]), { title: `Reverted to float (${g.reverted.length})` }));
     }
+    if (g.restored.length) lines.push(`Back in int8 once the budget held without them: ${g.restored.join(', ')}`);
     lines.push(`${g.int8Nodes} of ${g.candidateNodes} nodes stay int8; ${g.evaluations} candidate models measured`);
   }
   if (result.nodeErrors) {
@@ -218,6 +220,12 @@ function parseNumber(s: string, flag: string): number {
   const n = Number(s);
   if (s.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag} ${s}: expected a number`);
   return n;
+}
+
+/** The output path as the user would type it: relative when it is under the working directory. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 function parseList(s: string): string[] {
@@ -280,7 +288,7 @@ export function formatReport(report: QuantizeReport): string {
   lines.push('');
   if (report.files) {
     const f = report.files;
-    lines.push(`Size: ${formatBytes(f.bytesBefore)} -> ${formatBytes(f.bytesAfter)} (${f.ratio.toFixed(3)} of the input)  ${f.output}`);
+    lines.push(`Size: ${formatBytes(f.bytesBefore)} -> ${formatBytes(f.bytesAfter)} (${f.ratio.toFixed(3)} of the input)  ${shownPath(f.output)}`);
   } else {
     const b = report.initializerBytes;
     lines.push(`Tensor data: ${formatBytes(b.before)} -> ${formatBytes(b.after)} (${(b.after / b.before).toFixed(3)})`);

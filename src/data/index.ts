@@ -12,3 +12,4 @@ export * from './feeds.js';
 export * from './model-vocab.js';
 export * from './model-tokenizer.js';
 export * from './wordpiece-vocab.js';
+export * from './tokenizer-json.js';

@@ -11,6 +11,8 @@ export interface ModelTokenizerOptions {
   maxLength?: number;
   /** The model's config.json, when already read (else it is looked for next to the model). */
   config?: ModelConfig | null;
+  /** Whether the command has a --tokenizer flag to suggest when no tokenizer is found (eval, train do; distill, bench do not). */
+  tokenizerFlag?: boolean;
 }
 
 export interface ModelTokenizer {
@@ -41,13 +43,17 @@ export async function loadModelTokenizer(modelPath: string, options: ModelTokeni
     source = findTokenizerFile(modelDir(modelPath));
     if (!source) {
       throw new UserError(
-        `${modelPath}: no tokenizer next to the model (looked for ${tokenizerFileNames.join(', ')} in ${modelDir(modelPath)}); pass --tokenizer`,
+        `${modelPath}: no tokenizer next to the model (looked for ${tokenizerFileNames.join(', ')} in ${modelDir(modelPath)}); ` +
+          (options.tokenizerFlag ? 'pass --tokenizer' : 'put the vocab.txt or tokenizer.json the model was trained with next to it'),
       );
     }
   }
   const tokenizer = await loadTokenizer(source, { maxLength, doLowerCase: config?.doLowerCase, stripAccents: config?.stripAccents });
-  const rows = config?.vocabSize ?? (await embeddingRows(modelPath));
-  const where = config?.vocabSize !== undefined ? `vocab_size in ${config.path}` : 'its word-embedding table';
+  // The table itself when the graph shows it: a config.json vocab_size larger than the table
+  // would let ids past its end through, and onnxruntime fails on them mid-run.
+  const tableRows = await embeddingRows(modelPath);
+  const rows = tableRows ?? config?.vocabSize;
+  const where = tableRows !== undefined ? 'its word-embedding table' : `vocab_size in ${config?.path}`;
   // Models often pad their embedding table a little past the vocabulary (to a multiple of 8 or 64).
   if (rows !== undefined && (tokenizer.vocabSize > rows || rows - tokenizer.vocabSize > 1024)) {
     throw new UserError(

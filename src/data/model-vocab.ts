@@ -1,4 +1,4 @@
-import { loadModel, producersOf, initializersOf, toNumbers, type GraphProto, type TensorProto } from '../onnx/index.js';
+import { loadModelLazy, producersOf, initializersOf, toNumbers, type GraphProto, type TensorProto } from '../onnx/index.js';
 
 /**
  * Rows of the model's word-embedding table: the 2-D initializer that a Gather indexes with
@@ -6,7 +6,8 @@ import { loadModel, producersOf, initializersOf, toNumbers, type GraphProto, typ
  * Used to check a tokenizer when the model has no config.json with vocab_size.
  */
 export async function embeddingRows(modelPath: string): Promise<number | undefined> {
-  const model = await loadModel(modelPath);
+  // The graph and tensor shapes only: weights stay on disk.
+  const model = await loadModelLazy(modelPath);
   return model.graph ? wordEmbeddingRows(model.graph) : undefined;
 }
 

@@ -1,13 +1,7 @@
+import type { BertNormalizerSettings } from './wordpiece.js';
+
 /** What a BERT WordPiece tokenizer needs beyond its vocab.txt (tokenizer_config.json's fields). */
-export interface BertTokenizerSettings {
-  doLowerCase?: boolean;
-  /** Default: follows doLowerCase, as in BERT. */
-  stripAccents?: boolean;
-  tokenizeChineseChars?: boolean;
-  unkToken?: string;
-  clsToken?: string;
-  sepToken?: string;
-  padToken?: string;
+export interface BertTokenizerSettings extends BertNormalizerSettings {
   maskToken?: string;
   modelMaxLength?: number;
 }

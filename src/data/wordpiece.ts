@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { TruncationStats, truncateLongestFirst, type Encoding, type Tokenizer } from './tokenizer.js';
 
-export interface WordPieceOptions {
-  maxLength?: number;
+/** BERT's normalizer and special tokens: what vocab.txt alone does not say (tokenizer_config.json has them). */
+export interface BertNormalizerSettings {
   /** Default true (bert-base-uncased). */
   doLowerCase?: boolean;
   /** Default: follows doLowerCase, as in BERT. */
@@ -14,6 +14,10 @@ export interface WordPieceOptions {
   clsToken?: string;
   sepToken?: string;
   padToken?: string;
+}
+
+export interface WordPieceOptions extends BertNormalizerSettings {
+  maxLength?: number;
   /** Words longer than this many characters become [UNK]. Default 100. */
   maxInputCharsPerWord?: number;
 }

@@ -5,7 +5,10 @@
  */
 export interface ReportModelRow {
   name: string;
+  /** On the held-out test split. */
   accuracy: number;
+  /** On the validation split the student was selected on (shown beside the test figure). */
+  validationAccuracy?: number;
   retention: number | null;
   sizeBytes: number;
   parameters: number;
@@ -109,7 +112,7 @@ export function renderReportHtml(r: ReportData): string {
   const rows = r.rows
     .map(
       (m) =>
-        `<tr><td>${esc(m.name)}</td><td>${pct(m.accuracy)}</td><td>${m.retention === null ? '-' : m.retention.toFixed(3)}</td><td>${mb(m.sizeBytes)}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${m.p50Ms.toFixed(2)} ms</td><td>${m.throughput.toFixed(1)}/s</td><td>${m.speedup === null ? '-' : m.speedup.toFixed(2) + 'x'}</td></tr>`,
+        `<tr><td>${esc(m.name)}</td><td>${pct(m.accuracy)}</td><td>${pct(m.validationAccuracy ?? null)}</td><td>${m.retention === null ? '-' : m.retention.toFixed(3)}</td><td>${mb(m.sizeBytes)}</td><td>${m.parameters.toLocaleString('en-US')}</td><td>${m.p50Ms.toFixed(2)} ms</td><td>${m.throughput.toFixed(1)}/s</td><td>${m.speedup === null ? '-' : m.speedup.toFixed(2) + 'x'}</td></tr>`,
     )
     .join('\n');
   const lossChart = chart('chart-loss', 'Training loss', 'step', 'loss', [
@@ -136,7 +139,7 @@ figure{margin:0}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}.t
 <body>
 <h1>${esc(r.title)}</h1>
 <p class="meta">${esc(r.generatedAt)} · ${esc(r.machine)}</p>
-<table id="results"><thead><tr><th>model</th><th>accuracy</th><th>retention</th><th>size</th><th>parameters</th><th>p50 latency</th><th>throughput</th><th>speed-up</th></tr></thead>
+<table id="results"><thead><tr><th>model</th><th>accuracy (test)</th><th>accuracy (validation)</th><th>retention (test)</th><th>size</th><th>parameters</th><th>p50 latency</th><th>throughput</th><th>speed-up</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

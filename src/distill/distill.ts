@@ -31,7 +31,7 @@ import {
   type PrunedVocabSummary,
   type TrainingEvents,
 } from './options.js';
-import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
+import { planOutputs, removingNewEmptyDirsOnFailure, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
 import { prepareVocabPruning, pruneWordEmbeddings, usedTokenIds, type PruningStep } from './prune-vocab.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
@@ -41,6 +41,10 @@ import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
 export async function distill(options: DistillOptions, events: TrainingEvents = () => {}): Promise<DistillResult> {
+  return removingNewEmptyDirsOnFailure(options.output, options.checkpointDir, () => distillInto(options, events));
+}
+
+async function distillInto(options: DistillOptions, events: TrainingEvents): Promise<DistillResult> {
   const startedAt = performance.now();
   const o = options;
   if (!o.teacher) throw new UserError('distill: give --teacher');

@@ -5,7 +5,7 @@
  * are written atomically (temporary file + rename).
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { checkOutputPath, saveModel, type ModelProto } from '../onnx/index.js';
@@ -81,6 +81,27 @@ export async function planOutputs(
     }
   }
   return plan;
+}
+
+/**
+ * Runs a training command; when it fails, removes the folders it created for its output and
+ * checkpoints if they are still empty (a failed run leaves no empty folders; its log and
+ * checkpoints, when written, stay for --resume).
+ */
+export async function removingNewEmptyDirsOnFailure<T>(output: string | undefined, checkpointDir: string | undefined, run: () => Promise<T>): Promise<T> {
+  const created = new Set<string>();
+  if (output) {
+    const targets = [output, join(checkpointDir ?? `${output.replace(/\.onnx$/i, '')}.checkpoints`, 'state.json')];
+    for (const t of targets) {
+      for (let d = dirname(resolve(t)); !existsSync(d) && dirname(d) !== d; d = dirname(d)) created.add(d);
+    }
+  }
+  try {
+    return await run();
+  } catch (e) {
+    for (const d of [...created].sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => {});
+    throw e;
+  }
 }
 
 /** Clears a checkpoint directory for a fresh run (only our own files). */

@@ -9,7 +9,7 @@
  * "--epochs must be a positive integer"); `check` validates a value however it came, from the
  * CLI or the library API ("--epochs must be an integer >= 1, got 0").
  */
-import { parseDevice, type Device } from '../runtime/device.js';
+import { deviceHelp, parseDevice, type Device } from '../runtime/device.js';
 import type { HiddenMetric } from '../autodiff/intermediate-loss.js';
 import type { LossKind } from '../autodiff/loss-graph.js';
 import type { OptimizerKind } from '../autodiff/optimizer-graph.js';
@@ -131,8 +131,9 @@ export const trainingFields = {
   checkpointDir: text('--checkpoint-dir <dir>', 'checkpoints (default: <output without .onnx>.checkpoints next to the output)'),
   log: text('--log <path>', 'JSONL log of every step (default: <output>.log.jsonl)'),
   bucket: int('--bucket <n>', 'batches per length-sorted chunk for dynamic padding (0: plain random batches)', 0, 100),
-  threads: int('--threads <n>', 'onnxruntime intra-op threads (default: one per core); same seed + same threads = identical weights', 1, undefined),
-  device: { flag: '--device <device>', help: 'cpu, cuda or auto', default: 'cpu', parse: parseDevice } as RecipeField<Device, Device>,
+  // 0 as in every command (src/cli/threads.ts): onnxruntime chooses, one per core.
+  threads: int('--threads <n>', 'onnxruntime intra-op threads (0 or omitted: onnxruntime chooses, one per core); same seed + same threads = identical weights', 0, undefined),
+  device: { flag: '--device <device>', help: deviceHelp, default: 'cpu', parse: parseDevice } as RecipeField<Device, Device>,
   maxLength: int('--max-length <n>', "longest input in tokens (default: the model's position table)", 1, undefined),
   evalBatchSize: int('--eval-batch-size <n>', 'examples per validation batch', 1, 64),
 } as const;

@@ -16,12 +16,16 @@ import { UserError } from '../errors.js';
 import { loadModel, type ModelProto } from '../onnx/index.js';
 import { outputWidth, withLabels } from './distill.js';
 import { resolveRecipe, type TrainingEvents, type TrainingResult, type TrainOptions } from './options.js';
-import { planOutputs, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
+import { planOutputs, removingNewEmptyDirsOnFailure, tokenizerFilesOf, type TokenizerFile } from './output-files.js';
 import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
 import { encodeSet, labelsFromData, readLabeledSet } from './training-data.js';
 
 export async function train(options: TrainOptions, events: TrainingEvents = () => {}): Promise<TrainingResult> {
+  return removingNewEmptyDirsOnFailure(options.output, options.checkpointDir, () => trainInto(options, events));
+}
+
+async function trainInto(options: TrainOptions, events: TrainingEvents): Promise<TrainingResult> {
   const startedAt = performance.now();
   const o = options;
   if (!o.output) throw new UserError('train: give -o/--output');
@@ -53,7 +57,7 @@ export async function train(options: TrainOptions, events: TrainingEvents = () =
     inputs.push(o.model);
     const config = await loadModelConfig(o.model);
     if (config) inputs.push(config.path);
-    const loaded = await loadModelTokenizer(o.model, { tokenizer: o.tokenizer, maxLength: o.maxLength, config: config ?? null });
+    const loaded = await loadModelTokenizer(o.model, { tokenizer: o.tokenizer, maxLength: o.maxLength, config: config ?? null, tokenizerFlag: true });
     loaded.warnings.forEach(warn);
     inputs.push(loaded.tokenizer.path);
     base = { model: await loadModel(o.model), config, positionLimit: loaded.positionLimit };

@@ -1,3 +1,4 @@
+import type { ResolvedDevice } from '../runtime/device.js';
 import type { InferenceSession } from 'onnxruntime-node';
 import { UserError } from '../errors.js';
 import { halfToFloat } from '../onnx/tensor.js';
@@ -9,7 +10,7 @@ import { openSession, type SessionSettings } from '../runtime/session.js';
 export interface Classifier {
   path: string;
   session: InferenceSession;
-  device: 'cpu' | 'cuda';
+  device: ResolvedDevice;
   feeds: FeedPlanEntry[];
   /** `logits`, else the first output. */
   outputName: string;

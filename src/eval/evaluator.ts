@@ -1,3 +1,4 @@
+import type { ResolvedDevice } from '../runtime/device.js';
 import { basename, dirname } from 'node:path';
 import { UserError } from '../errors.js';
 import { makeBatches, type Batch } from '../data/batching.js';
@@ -62,12 +63,14 @@ export interface ModelReport {
   name: string;
   path: string;
   role: 'teacher' | 'model';
-  device: 'cpu' | 'cuda';
+  device: ResolvedDevice;
   maxLength: number;
   /** Fractions in [0, 1]. */
   accuracy: number;
   macroF1: number;
   examples: number;
+  /** Examples whose logits had a NaN or an infinity (broken weights or export): eval fails when any model has one. */
+  nonFinite: number;
   /** Time in this model (feeds, session.run, outputs); tokenization is counted once in timing. */
   seconds: number;
   examplesPerSecond: number;
@@ -201,7 +204,7 @@ export async function prepareEvaluation(options: EvaluateOptions): Promise<Prepa
       if (classifier.numLabels !== labels.size) {
         throw new UserError(`${path}: the model outputs ${classifier.numLabels} scores but there are ${labels.size} labels (from ${labels.source})`);
       }
-      const loaded = await loadModelTokenizer(path, { tokenizer: options.tokenizer, maxLength: options.maxLength, config: config ?? null });
+      const loaded = await loadModelTokenizer(path, { tokenizer: options.tokenizer, maxLength: options.maxLength, config: config ?? null, tokenizerFlag: true });
       warnings.push(...loaded.warnings);
       const tokenizer = loaded.tokenizer;
       let group = groups.get(tokenizer.fingerprint);
@@ -231,12 +234,14 @@ export async function runEvaluation(prepared: PreparedEvaluation): Promise<EvalR
 
   const groups = prepared.groups.map((g) => ({ group: g, seconds: 0, truncated: 0, batches: [] as Batch[], encoded: [] as EncodedExample[] }));
   const groupRun = new Map(groups.map((g) => [g.group, g]));
-  const runs = models.map((m) => ({ model: m, confusion: emptyConfusion(width), seconds: 0, logits: new Float32Array(0) as Float32Array, preds: new Int32Array(0) as Int32Array }));
+  const runs = models.map((m) => ({ model: m, confusion: emptyConfusion(width), seconds: 0, nonFinite: 0, logits: new Float32Array(0) as Float32Array, preds: new Int32Array(0) as Int32Array }));
   const teacher = options.teacher ? runs[0]! : undefined;
   const students = teacher ? runs.slice(1) : runs;
   const comparisons = students.map((s) => ({ run: s, klSum: 0, agree: 0, disagreements: [] as Disagreement[], disagreementCount: 0 }));
   const reader = readDataset(options.data, { ...options.dataset, requireLabel: true });
   let examples = 0;
+  // Progress moves per batch (a chunk is 4096 rows: smaller files would show none until the end).
+  options.onProgress?.({ examples: 0, bytesRead: 0, totalBytes: reader.totalBytes });
 
   for await (const chunk of chunkRecords(reader, chunkSize)) {
     for (const g of groups) {
@@ -248,10 +253,17 @@ export async function runEvaluation(prepared: PreparedEvaluation): Promise<EvalR
       g.seconds += (performance.now() - t0) / 1000;
     }
     const labels = Int32Array.from(groups[0]!.encoded, (e) => e.label);
-    for (const r of runs) {
+    for (const [k, r] of runs.entries()) {
       const t0 = performance.now();
-      r.logits = await classifyBatches(r.model.classifier, groupRun.get(r.model.group)!.batches, chunk.length);
+      const onRows = (rowsDone: number) =>
+        options.onProgress?.({
+          examples: examples + Math.floor((k * chunk.length + rowsDone) / runs.length),
+          bytesRead: reader.bytesRead,
+          totalBytes: reader.totalBytes,
+        });
+      r.logits = await classifyBatches(r.model.classifier, groupRun.get(r.model.group)!.batches, chunk.length, onRows);
       r.seconds += (performance.now() - t0) / 1000;
+      r.nonFinite += nonFiniteRows(r.logits, width);
       r.preds = argmaxRows(r.logits, width);
       addToConfusion(r.confusion, labels, r.preds);
     }
@@ -289,6 +301,12 @@ export async function runEvaluation(prepared: PreparedEvaluation): Promise<EvalR
     options.onProgress?.({ examples, bytesRead: reader.bytesRead, totalBytes: reader.totalBytes });
   }
 
+  for (const r of runs) {
+    if (r.nonFinite === 0) continue;
+    warnings.push(
+      `${r.model.name}: ${r.nonFinite} of ${examples} examples gave non-finite logits (NaN or infinity: broken weights or export); its figures mean nothing and eval fails`,
+    );
+  }
   for (const g of groups) {
     if (g.truncated === 0) continue;
     const max = g.group.tokenizer.maxLength;
@@ -297,7 +315,7 @@ export async function runEvaluation(prepared: PreparedEvaluation): Promise<EvalR
   }
 
   const pairsK = options.confusionPairs ?? 10;
-  const modelReports: ModelReport[] = runs.map(({ model: m, confusion, seconds }) => ({
+  const modelReports: ModelReport[] = runs.map(({ model: m, confusion, seconds, nonFinite }) => ({
     name: m.name,
     path: m.path,
     role: m.role,
@@ -306,6 +324,7 @@ export async function runEvaluation(prepared: PreparedEvaluation): Promise<EvalR
     accuracy: confusionAccuracy(confusion),
     macroF1: macroF1(confusion),
     examples,
+    nonFinite,
     seconds,
     examplesPerSecond: seconds > 0 ? examples / seconds : 0,
     perClass: classMetrics(confusion).map((c) => ({
@@ -369,6 +388,19 @@ export async function runEvaluation(prepared: PreparedEvaluation): Promise<EvalR
   };
 }
 
+/** Rows of a [rows, width] logits array holding a NaN or an infinity. */
+function nonFiniteRows(logits: Float32Array, width: number): number {
+  let n = 0;
+  for (let r = 0; r * width < logits.length; r++) {
+    for (let j = r * width; j < (r + 1) * width; j++) {
+      if (!Number.isFinite(logits[j]!)) {
+        n++;
+        break;
+      }
+    }
+  }
+  return n;
+}
 
 /**
  * Label names: --labels, else the first model whose config.json has id2label (every other

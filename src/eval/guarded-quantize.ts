@@ -8,9 +8,13 @@ import { readDataset } from '../data/dataset.js';
 import { encodeRecords } from '../data/encode.js';
 import { buildFeeds, planFeeds } from '../data/feeds.js';
 import { loadModelTokenizer } from '../data/model-tokenizer.js';
-import { checkOutputPath, loadModel, saveModel, type ModelProto } from '../onnx/index.js';
+import { checkOutputPath, loadModel, saveModel, withOutputDir, type ModelProto } from '../onnx/index.js';
 import {
   copyCompanionFiles,
+  loadsInOnnxruntime,
+  planCompanionFiles,
+  writeCompanionFiles,
+  writtenCompanions,
   nodeErrorReport,
   NothingToQuantizeError,
   nothingQuantizedMessage,
@@ -71,12 +75,18 @@ export class BudgetNotMetError extends UserError {
  * quantizeFile does. A missed budget writes nothing and throws BudgetNotMetError.
  */
 export async function guardedQuantizeFile(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
+  // The output folder and companion files as quantizeFile handles them.
+  return withOutputDir(outPath, () => guardedQuantizeInto(inPath, outPath, options));
+}
+
+async function guardedQuantizeInto(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
   // threads: the guard's models are in memory (no external weights to split across workers).
-  const { force, allowEmpty, externalData, threads: _threads, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, threads: _threads, onCalibrationProgress, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
   if (maxDrop !== undefined && !(maxDrop >= 0)) throw new UserError(`--max-drop ${maxDrop}: expected a non-negative number of points`);
   if (maxDrop !== undefined && !evalData) throw new UserError('--max-drop needs --eval-data <file> (labelled text to measure the accuracy drop on)');
   if (minSqnr !== undefined && !Number.isFinite(minSqnr)) throw new UserError(`--min-sqnr ${minSqnr}: expected a number of dB`);
   await checkOutputPath(outPath, { force, inputs: [inPath] });
+  const companionPlan = await planCompanionFiles(inPath, outPath, force ?? false);
   const externalFiles: string[] = [];
   const model = await loadModel(inPath, { onExternalFile: (f) => externalFiles.push(f) });
   const text = { tokenizer, maxLength, batchSize };
@@ -99,7 +109,7 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
         metric,
         feeds,
         label: inPath,
-        source: { modelPath: inPath },
+        source: { modelPath: inPath, onProgress: onCalibrationProgress },
         onStep: (s) => onProgress?.(`${s.reverted.length} nodes back in float: ${metric.name} ${s.value.toFixed(2)}`),
       });
       quantized = guarded.model;
@@ -107,7 +117,7 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
       result.guard = guarded.guard;
       if (nodeReport) result.nodeErrors = guarded.guard.ranking.length ? guarded.guard.ranking : await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
     } else {
-      const plain = await quantizeAnyMode(model, quantizeOptions, { label: inPath, modelPath: inPath });
+      const plain = await quantizeAnyMode(model, quantizeOptions, { label: inPath, modelPath: inPath, onProgress: onCalibrationProgress });
       quantized = plain.model;
       result.report = plain.report;
       if (nodeReport) {
@@ -122,11 +132,12 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
       throw new BudgetNotMetError(`${inPath}: ${g.metric} ${formatValue(g.finalValue)}: the budget (${g.budget}) ${how}; nothing written`, result);
     }
     if (result.report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, result.report), result.report);
-    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
+    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });
     let bytesBefore = (await stat(inPath)).size;
     for (const f of externalFiles) bytesBefore += (await stat(f)).size;
     const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
-    const companions = await copyCompanionFiles(inPath, saved.path);
+    await writeCompanionFiles(companionPlan);
+    const companions = writtenCompanions(companionPlan);
     result.report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions };
     return result;
   } finally {
@@ -149,7 +160,8 @@ async function textFeeds(modelPath: string, data: string, count: number, opts: T
   const { tokenizer } = await loadModelTokenizer(modelPath, { tokenizer: opts.tokenizer, maxLength: opts.maxLength });
   const records = [];
   for await (const r of readDataset(data)) {
-    records.push(r);
+    // The node errors need the texts only; labels are eval's (through the model's id2label).
+    records.push({ text: r.text, textPair: r.textPair, line: r.line });
     if (records.length >= count) break;
   }
   if (records.length === 0) throw new UserError(`${data}: no rows`);

@@ -1,5 +1,6 @@
 import { basename, resolve } from 'node:path';
 import {
+  blockQuantizedTensors,
   constantNodeTensor,
   DataType,
   dtypeName,
@@ -38,6 +39,11 @@ export interface QuantizedTensorSummary {
   axis: number | null;
   /** Ops reading it. */
   usedBy: string[];
+  /**
+   * Block-quantized codes (MatMulNBits B, GatherBlockQuantized data): `shape` is the packed
+   * uint8 layout, `logicalShape` the weight's; scale and zero point are per block (null above).
+   */
+  block?: { bits: number; blockSize: number; logicalShape: number[]; zeroPoints: boolean };
 }
 
 export interface ModelSummary {
@@ -51,7 +57,7 @@ export interface ModelSummary {
   nodes: number;
   /** Op type (domain-qualified outside the default domain) -> count, most frequent first. */
   opHistogram: Record<string, number>;
-  /** Elements of weight tensors (rank >= 1, float or int8), quantization scales and zero points excluded. */
+  /** Elements of weight tensors (rank >= 1, float or int8; block-quantized ones by their logical shape), quantization scales and zero points excluded. */
   parameters: number;
   initializers: number;
   /** Constant nodes in the main graph holding weights (float or int8, rank >= 1: paddle2onnx/tf2onnx keep weights there); counted in `parameters`. */
@@ -88,6 +94,17 @@ export function inspectModel(model: ModelProto, opts: InspectOptions = {}): Mode
   const stats = modelStats(model);
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
   const { tensors: quantizedRefs, quantParams } = findQuantizedTensors(g);
+  const blocks = blockQuantizedTensors(g);
+  // Block scales and (packed) zero points are quantization parameters, not weights or quantized tensors.
+  for (const [name, b] of blocks) {
+    for (const p of [b.scales, b.zeroPoints]) {
+      if (!p) continue;
+      quantParams.add(p);
+      quantizedRefs.delete(p);
+    }
+    // int4/uint4-typed codes are not among the int8/uint8 tensors findQuantizedTensors lists.
+    if (!quantizedRefs.has(name)) quantizedRefs.set(name, { usedBy: [b.op] });
+  }
   const read = (name: string | undefined, kind: 'float' | 'int'): number | number[] | null => {
     const t = name ? inits.get(name) : undefined;
     if (!t) return null;
@@ -100,6 +117,11 @@ export function inspectModel(model: ModelProto, opts: InspectOptions = {}): Mode
   };
   const quantized: QuantizedTensorSummary[] = [...quantizedRefs].map(([name, refs]) => {
     const t = inits.get(name)!;
+    const b = blocks.get(name);
+    if (b) {
+      const block = { bits: b.bits, blockSize: b.blockSize, logicalShape: b.logicalDims, zeroPoints: b.zeroPoints !== undefined };
+      return { name, dtype: dtypeName(t.dataType), shape: tensorDims(t), scale: null, zeroPoint: null, axis: null, usedBy: refs.usedBy, block };
+    }
     const scale = read(refs.scale, 'float');
     return {
       name,
@@ -113,12 +135,13 @@ export function inspectModel(model: ModelProto, opts: InspectOptions = {}): Mode
   });
   let parameters = 0;
   const isWeight = (t: TensorProto) =>
-    tensorDims(t).length > 0 &&
-    [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE, DataType.INT8, DataType.UINT8].includes(t.dataType as 1) &&
-    !quantParams.has(t.name ?? '');
+    blocks.has(t.name ?? '') ||
+    (tensorDims(t).length > 0 &&
+      [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, DataType.DOUBLE, DataType.INT8, DataType.UINT8].includes(t.dataType as 1) &&
+      !quantParams.has(t.name ?? ''));
   // Constant nodes holding weights (paddle2onnx, tf2onnx); shape constants and scalars are not parameters.
   const constants = (g.node ?? []).map(constantNodeTensor).filter((t): t is TensorProto => t !== undefined && isWeight(t));
-  for (const t of [...(g.initializer ?? []), ...constants]) if (isWeight(t)) parameters += elementCount(tensorDims(t));
+  for (const t of [...(g.initializer ?? []), ...constants]) if (isWeight(t)) parameters += elementCount(blocks.get(t.name ?? '')?.logicalDims ?? tensorDims(t));
   const initializerNames = new Set(inits.keys());
   const histogram = Object.fromEntries(Object.entries(stats.opHistogram).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
   return {

@@ -61,6 +61,23 @@ function checkGraph(g: GraphProto, domains: Set<string>, outer: Set<string>, pro
   }
 }
 
+/**
+ * Node inputs that nothing in the graph produces (no graph input, initializer or node output),
+ * in node order: a corrupt or hand-edited graph. Order does not matter here (see checkModel).
+ */
+export function undefinedInputs(g: GraphProto): Array<{ node: string; input: string }> {
+  const produced = new Set<string>([
+    ...(g.input ?? []).map((v) => v.name ?? ''),
+    ...(g.initializer ?? []).map((t) => t.name ?? ''),
+    ...(g.node ?? []).flatMap((n) => n.output ?? []),
+  ]);
+  const out: Array<{ node: string; input: string }> = [];
+  (g.node ?? []).forEach((n, idx) => {
+    for (const i of nodeInputs(n)) if (!produced.has(i)) out.push({ node: `${n.name || `#${idx}`} (${n.opType})`, input: i });
+  });
+  return out;
+}
+
 export function assertValidModel(model: ModelProto, label = 'model'): void {
   const problems = checkModel(model);
   if (problems.length) throw new Error(`${label} is not valid ONNX:\n  ${problems.slice(0, 20).join('\n  ')}`);

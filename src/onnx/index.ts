@@ -9,3 +9,4 @@ export * from './io.js';
 export * from './lazy-load.js';
 export * from './stats.js';
 export * from './hoist-constants.js';
+export * from './block-quantized.js';

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
-import { readFile, rename, rm, stat, access, constants } from 'node:fs/promises';
+import { readFile, rename, rm, rmdir, stat, access, constants, mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 import { UserError } from '../errors.js';
 import { GraphProtoType, ModelProtoType, TensorProtoType } from './schema.js';
 import type { GraphProto, ModelProto, TensorProto } from './proto.js';
 import { toNumber } from './longs.js';
+import { checkModel, undefinedInputs } from './check.js';
+import { topologicalSort } from './graph.js';
+import { trackTempFile } from '../temp-files.js';
 
 /** Newest IR version onnxruntime-node 1.30 loads. */
 export const MAX_SUPPORTED_IR_VERSION = 11;
@@ -58,6 +61,14 @@ export function decodeModel(bytes: Uint8Array, opts: LoadOptions & { label?: str
   if ((opts.checkIrVersion ?? true) && ir > MAX_SUPPORTED_IR_VERSION) {
     throw new UserError(
       `${label}: IR version ${ir} is newer than onnxruntime here supports (<= ${MAX_SUPPORTED_IR_VERSION}); re-export with an older opset/IR`,
+    );
+  }
+  const dangling = undefinedInputs(model.graph);
+  if (dangling.length) {
+    const { node, input } = dangling[0]!;
+    const more = dangling.length > 1 ? ` (and ${dangling.length - 1} more)` : '';
+    throw new UserError(
+      `${label}: corrupt graph: node ${node} reads "${input}", which no node, graph input or initializer produces${more}`,
     );
   }
   if (opts.baseDir) readExternalData(model, opts.baseDir, label, opts.onExternalFile);
@@ -145,6 +156,11 @@ export interface SaveOptions {
   externalThreshold?: number;
   /** 'auto' moves tensor data out past this many bytes (default: protobuf's 2 GiB limit less 64 MiB). */
   autoExternalBytes?: number;
+  /**
+   * Runs on the written temporary file (its external data already in place) before it is
+   * renamed to `path`; throwing leaves nothing behind. quantize loads it in onnxruntime here.
+   */
+  verify?: (tmpPath: string) => Promise<void>;
 }
 
 export interface SavedModel {
@@ -187,6 +203,7 @@ export async function checkOutputPath(path: string, opts: Pick<SaveOptions, 'for
  */
 export async function saveModel(model: ModelProto, path: string, opts: SaveOptions = {}): Promise<SavedModel> {
   await checkOutputPath(path, opts);
+  assertWritable(model, path);
   const out = resolve(path);
   const threshold = opts.externalThreshold ?? 1024;
   let external = opts.externalData ?? 'auto';
@@ -200,6 +217,7 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
   let dataPath: string | undefined;
   let tmpData: string | undefined;
   const restore: Array<() => void> = [];
+  const untrack = [trackTempFile(tmpModel)];
   try {
     let externalBytes = 0;
     if (external) {
@@ -208,11 +226,20 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
         throw new UserError(`${path}: external data file ${basename(dataPath)} already exists (use --force to overwrite)`);
       }
       tmpData = dataPath + tmpTag;
+      untrack.push(trackTempFile(tmpData));
       externalBytes = writeExternalData(model, tmpData, basename(dataPath), threshold, restore);
     }
     const pieces = encodeModelPieces(model);
     writeFileSynced(tmpModel, pieces);
     if (tmpData && dataPath) await rename(tmpData, dataPath);
+    if (opts.verify) {
+      try {
+        await opts.verify(tmpModel);
+      } catch (e) {
+        if (dataPath) await rm(dataPath, { force: true });
+        throw e;
+      }
+    }
     await rename(tmpModel, out);
     return {
       path: out,
@@ -226,7 +253,82 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
     throw new UserError(`${path}: cannot write model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
     for (const undo of restore) undo();
+    for (const done of untrack) done();
   }
+}
+
+/**
+ * The checker runs before anything is written: a model we would write invalid is refused, not
+ * renamed into place. Nodes merely out of order (onnxruntime accepts that) are sorted first.
+ */
+function assertWritable(model: ModelProto, path: string): void {
+  let problems = checkModel(model);
+  const ordering = (p: string) => p.includes('is not defined before this node');
+  if (problems.length && problems.every(ordering) && model.graph && undefinedInputs(model.graph).length === 0) {
+    model.graph.node = topologicalSort(model.graph);
+    problems = checkModel(model);
+  }
+  if (problems.length) {
+    throw new UserError(`${path}: refusing to write a model that is not valid ONNX (${problems[0]}); nothing written`, 1);
+  }
+}
+
+/** Writes a small file through a temporary file and a rename, so it is never seen half written. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const untrack = trackTempFile(tmp);
+  try {
+    writeFileSynced(tmp, [bytes]);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new UserError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    untrack();
+  }
+}
+
+/** Runs `write` with the output's folders created, removing the ones it created (still empty) when it fails. */
+export async function withOutputDir<T>(path: string, write: () => Promise<T>): Promise<T> {
+  const removeCreated = await prepareOutputDir(path);
+  try {
+    return await write();
+  } catch (e) {
+    await removeCreated();
+    throw e;
+  }
+}
+
+/**
+ * Creates the output file's missing parent folders (as `mkdir -p`) and returns a function that
+ * removes the ones it created if they are still empty: a command that fails leaves no empty
+ * folders behind.
+ */
+export async function prepareOutputDir(path: string): Promise<() => Promise<void>> {
+  const created: string[] = [];
+  let dir = dirname(resolve(path));
+  while (!(await stat(dir).then(() => true, () => false))) {
+    created.unshift(dir);
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  if (created.length) {
+    try {
+      await mkdir(created[created.length - 1]!, { recursive: true });
+    } catch (e) {
+      throw new UserError(`${path}: cannot create output directory ${created[0]} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  return async () => {
+    for (const d of created.reverse()) {
+      try {
+        await rmdir(d);
+      } catch {
+        return; // not empty (or gone): keep it and its parents
+      }
+    }
+  };
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {

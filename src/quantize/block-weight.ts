@@ -1,6 +1,6 @@
 import { DataType, makeTensor, tensorByteLength, type NameAllocator, type TensorProto } from '../onnx/index.js';
 import type { BlockOptions } from './block-options.js';
-import { quantizeRowBlocks, transposeFloat } from './blockwise.js';
+import { quantizeRowBlocks, type BlockQuantized } from './blockwise.js';
 import type { FloatSource } from './weights.js';
 import type { QuantizedTensorReport } from './report.js';
 import type { BlockWeightNames, BlockWeightRequest } from './rule.js';
@@ -9,13 +9,6 @@ export interface BlockWeightEntry {
   names: BlockWeightNames;
   tensors: TensorProto[];
   report: QuantizedTensorReport;
-}
-
-/** Reads a whole float source into one array (block quantization needs rows, MatMul's transposed). */
-function readAll(source: FloatSource): Float32Array {
-  const out = new Float32Array(source.length);
-  source.forEachChunk(1, (chunk, start) => out.set(chunk, start));
-  return out;
 }
 
 /**
@@ -33,14 +26,16 @@ export function blockQuantizeTensor(
   opType: string,
 ): BlockWeightEntry {
   if (dims.length !== 2) throw new Error(`internal: ${name} is ${dims.length}-D; block quantization takes 2-D weights`);
-  let values = readAll(source);
-  let rows = dims[0]!;
-  let length = dims[1]!;
-  if (request.rows === 'columns') {
-    values = transposeFloat(values, rows, length);
-    [rows, length] = [length, rows];
-  }
-  const q = quantizeRowBlocks(name, values, rows, length, spec, request.padded);
+  const columns = request.rows === 'columns';
+  const rows = columns ? dims[1]! : dims[0]!;
+  const length = columns ? dims[0]! : dims[1]!;
+  // One chunk holding the whole tensor (a view of in-memory data, or one read from the file),
+  // quantized while it is valid.
+  let q: BlockQuantized | undefined;
+  const quantize = (chunk: Float32Array) => (q = quantizeRowBlocks(name, chunk, rows, length, spec, request.padded, columns));
+  if (source.length === 0) quantize(new Float32Array(0));
+  else source.forEachChunk(source.length, quantize);
+  if (!q) throw new Error(`internal: ${name}: no values read`);
   const blobDims = request.padded ? [rows, q.blocksPerRow, (spec.blockSize * spec.bits) / 8] : [rows, (length * spec.bits) / 8];
   const suffix = `_${request.padded ? 'B' : 'G'}${spec.bits}`;
   const dataName = names.take(`${name}${suffix}_quantized`);

@@ -45,11 +45,17 @@ export function checkBlockSpec(spec: BlockSpec): void {
   if (!Number.isInteger(b) || b < 16 || (b & (b - 1)) !== 0) throw new UserError(`--block-size ${b}: expected a power of two >= 16 (16, 32, 64, 128)`);
 }
 
+// Adding and removing 1.5 * 2^52 rounds a double (|x| < 2^51) to the nearest integer, ties to even.
+const ROUND_MAGIC = 6755399441055744;
+
 /**
- * Quantizes `rows` rows of `length` values (row-major `values`) block by block along each row.
+ * Quantizes `rows` rows of `length` values block by block along each row. `values` holds the
+ * rows one after another ([rows, length]), or, with `transposed`, one column after another
+ * ([length, rows], a MatMul weight [K, N] whose rows are its N columns): read in place, block by
+ * block with all rows at once, so the weight is never copied into a transposed array.
  * NaN or Inf is a UserError naming the tensor.
  */
-export function quantizeRowBlocks(name: string, values: Float32Array, rows: number, length: number, spec: BlockSpec, padded: boolean): BlockQuantized {
+export function quantizeRowBlocks(name: string, values: Float32Array, rows: number, length: number, spec: BlockSpec, padded: boolean, transposed = false): BlockQuantized {
   checkBlockSpec(spec);
   const { bits, blockSize } = spec;
   if (values.length !== rows * length) throw new Error(`internal: ${name}: ${values.length} values for ${rows} x ${length}`);
@@ -62,54 +68,111 @@ export function quantizeRowBlocks(name: string, values: Float32Array, rows: numb
   const codes = new Uint8Array(rows * stride);
   const scales = new Float32Array(rows * blocksPerRow);
   const zps = spec.symmetric ? undefined : new Uint8Array(rows * blocksPerRow);
+  // Per-row state of the current block.
+  const lo = new Float64Array(rows);
+  const hi = new Float64Array(rows);
+  const peak = new Float64Array(rows);
+  const inv = new Float64Array(rows);
+  const scaleOf = new Float64Array(rows);
+  const zpOf = new Float64Array(rows);
   let signal = 0;
   let noise = 0;
   let maxErr = 0;
   let minScale = Infinity;
   let maxScale = 0;
-  for (let r = 0; r < rows; r++) {
-    const row = r * length;
-    for (let blk = 0; blk < blocksPerRow; blk++) {
-      const start = blk * blockSize;
-      const end = Math.min(start + blockSize, length);
-      let lo = 0;
-      let hi = 0;
-      let peak = 0;
+  for (let blk = 0; blk < blocksPerRow; blk++) {
+    const start = blk * blockSize;
+    const end = Math.min(start + blockSize, length);
+    lo.fill(0);
+    hi.fill(0);
+    peak.fill(0);
+    // Pass 1: each row's range in this block (holding 0). Two loop orders, so both layouts read
+    // memory in order: rows inner when the weight is stored transposed.
+    if (transposed) {
       for (let k = start; k < end; k++) {
-        const w = values[row + k]!;
-        if (!Number.isFinite(w)) throw new UserError(`weight ${name} holds ${w} (at row ${r}, column ${k}); cannot quantize a non-finite value`);
-        if (w < lo) lo = w;
-        if (w > hi) hi = w;
-        if (Math.abs(w) > Math.abs(peak)) peak = w;
+        const base = k * rows;
+        for (let r = 0; r < rows; r++) {
+          const w = values[base + r]!;
+          if (w < lo[r]!) lo[r] = w;
+          else if (w > hi[r]!) hi[r] = w;
+          else if (w !== w) throwNaN(name, r);
+        }
       }
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const base = r * length;
+        let l = 0;
+        let h = 0;
+        for (let k = start; k < end; k++) {
+          const w = values[base + k]!;
+          if (w < l) l = w;
+          else if (w > h) h = w;
+          else if (w !== w) throwNaN(name, r);
+        }
+        lo[r] = l;
+        hi[r] = h;
+      }
+    }
+    for (let r = 0; r < rows; r++) {
+      if (!Number.isFinite(lo[r]!) || !Number.isFinite(hi[r]!)) throw new UserError(`weight ${name} holds an infinite value (row ${r}); cannot quantize a non-finite value`);
+      peak[r] = -lo[r]! > hi[r]! ? lo[r]! : hi[r]!;
       let scale: number;
       let zp: number;
       if (spec.symmetric) {
-        scale = Math.fround(peak / -half);
+        scale = Math.fround(peak[r]! / -half);
         zp = half;
       } else {
-        scale = Math.fround((hi - lo) / qmax);
-        zp = scale === 0 ? 0 : Math.min(qmax, Math.max(0, roundHalfEven(-lo / scale)));
+        scale = Math.fround((hi[r]! - lo[r]!) / qmax);
+        zp = scale === 0 ? 0 : Math.min(qmax, Math.max(0, roundHalfEven(-lo[r]! / scale)));
       }
-      const inv = scale === 0 ? 0 : 1 / scale;
+      scaleOf[r] = scale;
+      zpOf[r] = zp;
+      inv[r] = scale === 0 ? 0 : 1 / scale;
       scales[r * blocksPerRow + blk] = scale;
       if (zps) zps[r * blocksPerRow + blk] = zp;
       const a = Math.abs(scale);
       if (a < minScale) minScale = a;
       if (a > maxScale) maxScale = a;
-      const base = r * stride;
-      for (let k = start; k < end; k++) {
-        const w = values[row + k]!;
-        const q = Math.min(qmax, Math.max(0, roundHalfEven(w * inv) + zp));
-        codes[base + k] = q;
-        const err = w - (q - zp) * scale;
-        signal += w * w;
-        noise += err * err;
-        if (Math.abs(err) > maxErr) maxErr = Math.abs(err);
-      }
-      // Padding decodes to 0 (the matching rows of A do not exist, but a 0 is safe either way).
-      if (padded) codes.fill(zp, base + end, base + start + blockSize);
     }
+    // Pass 2: codes and the error they carry.
+    if (transposed) {
+      for (let k = start; k < end; k++) {
+        const base = k * rows;
+        for (let r = 0; r < rows; r++) {
+          const w = values[base + r]!;
+          const zp = zpOf[r]!;
+          let q = w * inv[r]! + ROUND_MAGIC - ROUND_MAGIC + zp;
+          q = q < 0 ? 0 : q > qmax ? qmax : q;
+          codes[r * stride + k] = q;
+          const err = w - (q - zp) * scaleOf[r]!;
+          signal += w * w;
+          noise += err * err;
+          if (err > maxErr) maxErr = err;
+          else if (-err > maxErr) maxErr = -err;
+        }
+      }
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const base = r * length;
+        const out = r * stride;
+        const zp = zpOf[r]!;
+        const iv = inv[r]!;
+        const sc = scaleOf[r]!;
+        for (let k = start; k < end; k++) {
+          const w = values[base + k]!;
+          let q = w * iv + ROUND_MAGIC - ROUND_MAGIC + zp;
+          q = q < 0 ? 0 : q > qmax ? qmax : q;
+          codes[out + k] = q;
+          const err = w - (q - zp) * sc;
+          signal += w * w;
+          noise += err * err;
+          if (err > maxErr) maxErr = err;
+          else if (-err > maxErr) maxErr = -err;
+        }
+      }
+    }
+    // Padding decodes to 0 (the matching rows of A do not exist, but a 0 is safe either way).
+    if (padded && end < start + blockSize) for (let r = 0; r < rows; r++) codes.fill(zpOf[r]!, r * stride + end, r * stride + start + blockSize);
   }
   return {
     rows,
@@ -122,6 +185,10 @@ export function quantizeRowBlocks(name: string, values: Float32Array, rows: numb
     sqnrDb: sqnrDb(signal, noise),
     scaleRange: [rows * blocksPerRow ? minScale : 0, maxScale],
   };
+}
+
+function throwNaN(name: string, row: number): never {
+  throw new UserError(`weight ${name} holds NaN (row ${row}); cannot quantize a non-finite value`);
 }
 
 /** Per-row zero points padded so each row fills whole bytes (4 bits: an odd count gets one more). */
@@ -138,15 +205,5 @@ export function packCodes(codes: Uint8Array, bits: 4 | 8): Uint8Array {
   if (bits === 8) return codes;
   const out = new Uint8Array(codes.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = codes[2 * i]! | (codes[2 * i + 1]! << 4);
-  return out;
-}
-
-/** A [rows, cols] float matrix transposed to [cols, rows]. */
-export function transposeFloat(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) {
-    const row = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = values[row + c]!;
-  }
   return out;
 }

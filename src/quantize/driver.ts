@@ -39,7 +39,7 @@ import {
 import { tensorFloatSource } from './float-source.js';
 import { prepareForQuantization } from './prepare/prepare.js';
 import type { QuantSpec } from './qparams.js';
-import { quantizeWeight, transpose2d, type QuantizedWeight } from './weights.js';
+import { quantizeWeight, transpose2d, weightTensorReport, type QuantizedWeight } from './weights.js';
 
 export interface QuantizeResult {
   model: ModelProto;
@@ -288,25 +288,10 @@ class QuantizeSession implements PlanContext, RewriteContext {
     if (tensor.docString) dataTensor.docString = tensor.docString;
     if (tensor.metadataProps?.length) dataTensor.metadataProps = tensor.metadataProps;
     const tensors = [dataTensor, makeTensor(scaleName, q.scales, paramDims, DataType.FLOAT), makeTensor(zpName, zp, paramDims, qType)];
-    const list = (a: ArrayLike<number>) => (axis === undefined ? a[0]! : Array.from(a));
     return {
       names: { data: dataName, scale: scaleName, zeroPoint: zpName, axis: storedAxis },
       tensors,
-      report: {
-        name,
-        quantizedName: dataName,
-        nodes: [],
-        opType: this.current!.node.opType!,
-        shape: dims,
-        dtype: o.weightType,
-        axis: axis ?? null,
-        scale: list(q.scales),
-        zeroPoint: list(q.zeroPoints),
-        maxAbsError: q.maxAbsError,
-        sqnrDb: Number.isFinite(q.sqnrDb) ? q.sqnrDb : null,
-        bytesBefore: tensorByteLength(tensor),
-        bytesAfter: tensors.reduce((s, t) => s + tensorByteLength(t), 0),
-      },
+      report: weightTensorReport(name, dataName, this.current!.node.opType!, dims, o.weightType, axis, q, tensor, tensors),
     };
   }
 

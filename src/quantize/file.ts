@@ -1,7 +1,8 @@
-import { constants, copyFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, type ModelProto } from '../onnx/index.js';
+import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, withOutputDir, writeFileAtomic, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
 import { quantizeModelStatic } from './static/driver.js';
 import { quantizeWeightsInParallel } from './parallel.js';
@@ -38,9 +39,17 @@ export class NothingToQuantizeError extends UserError {
  * before doing any work. Returns the report with file sizes.
  */
 export async function quantizeFile(inPath: string, outPath: string, options: QuantizeFileOptions = {}): Promise<QuantizeReport> {
+  // A missing output folder is created (as distill does) and removed again if nothing lands in it.
+  return withOutputDir(outPath, () => quantizeInto(inPath, outPath, options));
+}
+
+async function quantizeInto(inPath: string, outPath: string, options: QuantizeFileOptions): Promise<QuantizeReport> {
   const { force, allowEmpty, externalData, onCalibrationProgress, threads, ...quantizeOptions } = options;
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UserError(`--threads ${threads}: expected a positive integer`);
+  // 0 as in every command: the default (here 1 thread).
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new UserError(`--threads ${threads}: expected a non-negative integer (0: the default)`);
   await checkOutputPath(outPath, { force, inputs: [inPath] });
+  // Before any work: a different config/tokenizer already next to the output is refused unless forced.
+  const companions = await planCompanionFiles(inPath, outPath, force ?? false);
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
@@ -54,11 +63,29 @@ export async function quantizeFile(inPath: string, outPath: string, options: Qua
       : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
-  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto' });
+  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
-  const companions = await copyCompanionFiles(inPath, saved.path);
-  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions };
+  await writeCompanionFiles(companions);
+  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions: writtenCompanions(companions) };
   return report;
+}
+
+/**
+ * The written model must load in onnxruntime before it is renamed into place: our checker knows
+ * the graph's structure, not every operator's schema (a corrupted op type or attribute).
+ */
+export function loadsInOnnxruntime(inPath: string): (tmpPath: string) => Promise<void> {
+  return async (tmpPath) => {
+    // Loaded here, not at start-up: quantize itself never needs onnxruntime otherwise.
+    const { openSession } = await import('../runtime/session.js');
+    try {
+      const { session } = await openSession(tmpPath, { threads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+      await session.release();
+    } catch (e) {
+      const reason = (e as Error).message.replace(/^.*onnxruntime cannot load this model: /, '');
+      throw new UserError(`${inPath}: onnxruntime refuses the quantized model (${reason}); nothing written. Does the input itself load (distillery eval or bench on it)?`);
+    }
+  };
 }
 
 /** One line: nothing was quantized, the most frequent reasons, and the op blocking an opset conversion. */
@@ -68,33 +95,67 @@ export function nothingQuantizedMessage(label: string, report: QuantizeReport): 
     .map((r) => `${r.count}x ${r.reason}`)
     .join('; ');
   const refusal = report.preparation.opsetRefusal ? `; ${report.preparation.opsetRefusal.message}` : '';
+  // An int8 model given again is the common case: say so first.
+  const int8 = skipReasonCounts(report).filter((r) => /weight is u?int(8|4)\b/.test(r.reason)).reduce((n, r) => n + r.count, 0);
+  const already = int8 ? 'already quantized (its weights are stored as integers); ' : '';
   const found = report.decisions.length ? `quantized 0 of ${report.decisions.length} ${report.options.opTypes.join('/')} nodes` : `no ${report.options.opTypes.join('/')} node`;
-  return `${label}: ${found}${reasons ? `: ${reasons}` : ''}${refusal}; nothing written (--allow-empty writes it anyway)`;
+  return `${label}: ${already}${found}${reasons ? `: ${reasons}` : ''}${refusal}; nothing written (--allow-empty writes it anyway)`;
 }
 
 /** What eval, bench and distill read next to a model: its config and tokenizer. */
 export const companionFileNames = ['config.json', 'tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
 
+export interface CompanionFile {
+  to: string;
+  bytes: Buffer;
+  /** copy: not there yet; same: identical file already there; replace: a different file, --force given. */
+  action: 'copy' | 'same' | 'replace';
+}
+
 /**
- * Copies the input model's config and tokenizer files next to the output (when it is written to
- * another folder), so the quantized model can be evaluated and benchmarked as it is. Files
- * already there are left alone. Returns the files copied.
+ * The input model's config and tokenizer files to write next to the output (when it goes to
+ * another folder), so the quantized model can be evaluated and benchmarked as it is. A
+ * different file of the same name already there belongs to another model: refused without
+ * `force` (eval would silently read the wrong labels or vocabulary), replaced with it.
  */
-export async function copyCompanionFiles(inPath: string, outPath: string): Promise<string[]> {
+export async function planCompanionFiles(inPath: string, outPath: string, force: boolean): Promise<CompanionFile[]> {
   const from = dirname(resolve(inPath));
   const to = dirname(resolve(outPath));
   if (from === to) return [];
-  const copied: string[] = [];
+  const plan: CompanionFile[] = [];
   for (const name of companionFileNames) {
-    try {
-      await copyFile(join(from, name), join(to, name), constants.COPYFILE_EXCL);
-      copied.push(join(to, name));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'EEXIST') throw e;
+    const source = join(from, name);
+    if (!existsSync(source)) continue;
+    const bytes = await readFile(source);
+    const target = join(to, name);
+    const existing = await readFile(target).catch(() => undefined);
+    if (existing === undefined) plan.push({ to: target, bytes, action: 'copy' });
+    else if (existing.equals(bytes)) plan.push({ to: target, bytes, action: 'same' });
+    else if (force) plan.push({ to: target, bytes, action: 'replace' });
+    else {
+      throw new UserError(
+        `${target}: already exists and differs from ${source} (another model's file?); ` +
+          "quantize writes the input model's config and tokenizer next to its output: use --force to replace it, or another output folder",
+      );
     }
   }
-  return copied;
+  return plan;
+}
+
+export async function writeCompanionFiles(plan: CompanionFile[]): Promise<void> {
+  for (const c of plan) if (c.action !== 'same') await writeFileAtomic(c.to, c.bytes);
+}
+
+/** The companion files a plan wrote (identical ones already there are not listed). */
+export function writtenCompanions(plan: CompanionFile[]): string[] {
+  return plan.filter((c) => c.action !== 'same').map((c) => c.to);
+}
+
+/** Plans and writes in one go (a scratch folder of our own); returns the files written. */
+export async function copyCompanionFiles(inPath: string, outPath: string, force = false): Promise<string[]> {
+  const plan = await planCompanionFiles(inPath, outPath, force);
+  await writeCompanionFiles(plan);
+  return writtenCompanions(plan);
 }
 
 /** The model file plus the external data files its tensors name (other than itself). */

@@ -1,6 +1,6 @@
 // Weight quantization: a driver that asks one rule per op type (ops/), shared scale/zero-point math (qparams).
 export { quantizeModel, type QuantizeResult } from './driver.js';
-export { quantizeFile, NothingToQuantizeError, nothingQuantizedMessage, copyCompanionFiles, bytesOnDisk, type QuantizeFileOptions } from './file.js';
+export { quantizeFile, NothingToQuantizeError, nothingQuantizedMessage, copyCompanionFiles, loadsInOnnxruntime, planCompanionFiles, writeCompanionFiles, writtenCompanions, bytesOnDisk, type QuantizeFileOptions, type CompanionFile } from './file.js';
 export * from './options.js';
 export * from './qparams.js';
 export * from './report.js';
@@ -13,3 +13,9 @@ export type { CalibrationData } from './calibrate/data.js';
 export { calibrationMethods, type CalibrationMethod } from './calibrate/collector.js';
 export { prepareForQuantization, requiredOpset, type PreparationReport } from './prepare/prepare.js';
 export * from './guard/index.js';
+export { blockQuantizeRules } from './ops/registry.js';
+export { quantizeRowBlocks, type BlockSpec, type BlockQuantized } from './blockwise.js';
+export { defaultAccuracyLevel, defaultBlockSize, type BlockOptions } from './block-options.js';
+export { convertToFloat16, fp16Targets, FP16_CPU_KERNEL_OPS, FP16_ACCURACY_KEEP, type Fp16Options, type Fp16Report, type Fp16Target } from './fp16/convert.js';
+export { floatToHalf } from './fp16/half.js';
+export { makeVariant, parseTransformersDtypes, transformersDtypes, transformersFileName, type TransformersDtype, type Variant, type VariantOptions } from './variants.js';

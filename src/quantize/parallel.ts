@@ -32,8 +32,8 @@ const keyOf = (name: string, axis: number | undefined) => `${name}|${axis ?? ''}
  * across worker threads and this thread by size, and the driver then takes the results through
  * the returned WeightQuantizer. Opt-in (`--threads`): on this shared, loaded 2-core VM it was
  * measured slower than one thread (see docs/commands/quantize.md), so it is not the default.
- * Returns undefined when it would not pay (weights under `minBytes`, one thread) or cannot run
- * (from TypeScript sources, where the worker script is not compiled).
+ * Returns undefined when it would not pay (weights under `minBytes`, one thread, block
+ * quantization) or cannot run (from TypeScript sources, where the worker script is not compiled).
  */
 export async function quantizeWeightsInParallel(
   model: ModelProto,
@@ -43,6 +43,8 @@ export async function quantizeWeightsInParallel(
   minBytes = MIN_PARALLEL_BYTES,
 ): Promise<WeightQuantizer | undefined> {
   if (threads < 2 || !existsSync(fileURLToPath(workerUrl))) return undefined;
+  // Block quantization (--bits) never asks the WeightQuantizer: a dry run would block-quantize every weight for nothing.
+  if (options.bits !== undefined) return undefined;
   const jobs: WeightJob[] = [];
   const record: WeightQuantizer = (name, tensor, dims, spec, axis) => {
     // Only what the worker reads, in plain numbers (decoded int64s are Long objects, which do not survive postMessage).

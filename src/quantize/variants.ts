@@ -64,7 +64,7 @@ export function makeVariant(model: ModelProto, dtype: TransformersDtype, options
       return { dtype, model, recipe: 'the input model' };
     case 'fp16': {
       const r = fp16(model);
-      return { dtype, model: r.model, fp16: r.report, recipe: `float16 (target ${r.report.target})` };
+      return { dtype, model: r.model, fp16: r.report, recipe: fp16Recipe(r.report) };
     }
     case 'q8':
     case 'int8':
@@ -81,7 +81,11 @@ export function makeVariant(model: ModelProto, dtype: TransformersDtype, options
       const recipe = `4-bit blocks of ${b.blockSize}, accuracy_level ${b.accuracyLevel}`;
       if (dtype === 'q4') return { dtype, model: q.model, quantize: q.report, recipe };
       const r = fp16(q.model);
-      return { dtype, model: r.model, quantize: q.report, fp16: r.report, recipe: `${recipe}, float16 (target ${r.report.target})` };
+      return { dtype, model: r.model, quantize: q.report, fp16: r.report, recipe: `${recipe}, ${fp16Recipe(r.report)}` };
     }
   }
+}
+
+function fp16Recipe(r: Fp16Report): string {
+  return `float16 (target ${r.target}: ${r.halfNodes} nodes compute in float16, ${r.casts.activations} activation Casts)`;
 }

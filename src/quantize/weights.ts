@@ -1,5 +1,7 @@
 import { UserError } from '../errors.js';
+import { tensorByteLength, type TensorProto } from '../onnx/index.js';
 import { computeQParams, quantRange, sqnrDb, type QuantSpec } from './qparams.js';
+import type { QuantizedTensorReport } from './report.js';
 
 /** A float32 tensor read in chunks: in memory, or straight from the model file (see float-source.ts). */
 export interface FloatSource {
@@ -42,6 +44,7 @@ const ROUND_MAGIC = 6755399441055744;
 export function quantizeWeight(name: string, values: Float32Array | FloatSource, dims: readonly number[], spec: QuantSpec, axis?: number): QuantizedWeight {
   const source = values instanceof Float32Array ? arraySource(values) : values;
   const n = source.length;
+  if (n >= WARM_UP_FROM && !warmedUp) warmUpKernels();
   const range = quantRange(spec);
   const channels = axis === undefined ? 1 : dims[axis]!;
   // Flat index i belongs to channel floor(i / inner) % channels; inner 1 means the last axis.
@@ -88,6 +91,34 @@ export function quantizeWeight(name: string, values: Float32Array | FloatSource,
   if (stats[1] !== stats[1]) throwNonFinite(name, source);
   const data = spec.type === 'int8' ? q8 : new Uint8Array(q8.buffer);
   return { data, dims: [...dims], scales, zeroPoints, axis, maxAbsError: stats[2]!, sqnrDb: sqnrDb(stats[0]!, stats[1]!) };
+}
+
+/** Tensors this large start with optimized kernels (see warmUpKernels). */
+const WARM_UP_FROM = 1 << 20;
+let warmedUp = false;
+
+/**
+ * Runs every kernel below on small tensors (per tensor and per channel, values that clamp, odd
+ * lengths) so V8 optimizes them with complete type feedback before the first large weight.
+ * Without it the first two multi-million-value calls ran in code that boxed every double: 2.5-3x
+ * slower and one young-generation GC per ~30k values (measured: 537 and 422 ms against 172 ms
+ * for 4M values, 268 scavenges each). The warm-up costs about 40-100 ms, once per process.
+ */
+function warmUpKernels(): void {
+  warmedUp = true;
+  const values = Float32Array.from({ length: 129 * 127 }, (_, i) => (((i * 7919) % 2001) - 1000) / 997);
+  const specs: QuantSpec[] = [
+    { type: 'int8', symmetric: true, reduceRange: false },
+    { type: 'uint8', symmetric: false, reduceRange: true },
+  ];
+  for (let k = 0; k < 4; k++) {
+    for (const spec of specs) {
+      quantizeWeight('warm-up', values, [values.length], spec);
+      quantizeWeight('warm-up', values.subarray(1), [values.length - 1], spec);
+      quantizeWeight('warm-up', values, [129, 127], spec, 1);
+      quantizeWeight('warm-up', values, [129, 127], spec, 0);
+    }
+  }
 }
 
 function minMaxRun(a: Float32Array, from: number, to: number, mins: Float64Array, maxs: Float64Array, c: number): void {
@@ -205,4 +236,37 @@ export function transpose2d<T extends Int8Array | Uint8Array>(data: T, rows: num
     }
   }
   return out;
+}
+
+/**
+ * The report entry of an int8/uint8 weight written as data, scale and zero point initializers
+ * (`written`): per tensor, scale and zero point are single numbers; per channel, lists.
+ */
+export function weightTensorReport(
+  name: string,
+  quantizedName: string,
+  opType: string,
+  dims: number[],
+  dtype: 'int8' | 'uint8',
+  axis: number | undefined,
+  q: QuantizedWeight,
+  original: TensorProto,
+  written: TensorProto[],
+): QuantizedTensorReport {
+  const list = (a: ArrayLike<number>) => (axis === undefined ? a[0]! : Array.from(a));
+  return {
+    name,
+    quantizedName,
+    nodes: [],
+    opType,
+    shape: dims,
+    dtype,
+    axis: axis ?? null,
+    scale: list(q.scales),
+    zeroPoint: list(q.zeroPoints),
+    maxAbsError: q.maxAbsError,
+    sqnrDb: Number.isFinite(q.sqnrDb) ? q.sqnrDb : null,
+    bytesBefore: tensorByteLength(original),
+    bytesAfter: written.reduce((s, t) => s + tensorByteLength(t), 0),
+  };
 }

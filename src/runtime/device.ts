@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
-export type Device = 'cpu' | 'cuda' | 'auto';
+export type Device = 'cpu' | 'cuda' | 'webgpu' | 'auto';
+/** The device a session really runs on (auto resolved). */
+export type ResolvedDevice = 'cpu' | 'cuda' | 'webgpu';
 
 const require = createRequire(import.meta.url);
 
@@ -24,13 +26,30 @@ export const cudaInstallHint =
   'and a CUDA 12 driver), or run with --device cpu (or --device auto to fall back to CPU).';
 
 export function parseDevice(value: string): Device {
-  if (value === 'cpu' || value === 'cuda' || value === 'auto') return value;
-  throw new UserError(`unknown device "${value}" (expected cpu, cuda or auto)`);
+  if (value === 'cpu' || value === 'cuda' || value === 'webgpu' || value === 'auto') return value;
+  throw new UserError(`unknown device "${value}" (expected cpu, cuda, webgpu or auto)`);
 }
 
-/** The device a session will really use: cuda only when asked for and installed. */
-export function resolveDevice(device: Device): 'cpu' | 'cuda' {
+/** Help text of every --device flag. */
+export const deviceHelp = 'cpu, cuda, webgpu or auto (auto: cuda when installed, else cpu; webgpu is in the npm package but untested on a GPU here)';
+
+/**
+ * onnxruntime-node's WebGPU provider ships in the npm package (no download), but needs a GPU
+ * adapter (Vulkan on Linux) at run time. Its failure is one long native message; this is the
+ * line a user needs.
+ */
+export const webgpuNoAdapterHint =
+  '--device webgpu: onnxruntime found no WebGPU adapter on this machine ("No supported adapters": no GPU, or no Vulkan driver); run with --device cpu';
+
+/** True for onnxruntime's error when the WebGPU provider finds no adapter. */
+export function isNoWebgpuAdapter(message: string): boolean {
+  return /No supported adapters|Failed to get a WebGPU adapter/i.test(message);
+}
+
+/** The device a session will really use: cuda only when asked for and installed; webgpu as asked. */
+export function resolveDevice(device: Device): ResolvedDevice {
   if (device === 'cpu') return 'cpu';
+  if (device === 'webgpu') return 'webgpu';
   if (cudaInstalled()) return 'cuda';
   if (device === 'auto') return 'cpu';
   throw new UserError(cudaInstallHint);

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.js';
-import { resolveDevice, type Device } from './device.js';
+import { isNoWebgpuAdapter, resolveDevice, webgpuNoAdapterHint, type Device, type ResolvedDevice } from './device.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -17,7 +19,7 @@ export interface SessionSettings {
 
 export interface OpenedSession {
   session: ort.InferenceSession;
-  device: 'cpu' | 'cuda';
+  device: ResolvedDevice;
   /** Milliseconds spent creating the session. */
   createMs: number;
 }
@@ -26,7 +28,8 @@ export interface OpenedSession {
 export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
   const device = resolveDevice(settings.device ?? 'cpu');
   const opts: ort.InferenceSession.SessionOptions = {
-    executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    // The CPU provider takes what the GPU one cannot run (placement shows where each node went).
+    executionProviders: device === 'cpu' ? ['cpu'] : [device, 'cpu'],
     graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
     executionMode: 'sequential',
   };
@@ -59,6 +62,7 @@ export async function openSession(model: string | Uint8Array, settings: SessionS
       throw new UserError(`${model}: cannot read model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
+  if (device === 'webgpu') probeWebgpu();
   const start = performance.now();
   try {
     // A path (not bytes) lets onnxruntime resolve external data files next to the model.
@@ -66,8 +70,29 @@ export async function openSession(model: string | Uint8Array, settings: SessionS
       typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
     return { session, device, createMs: performance.now() - start };
   } catch (e) {
+    if (device === 'webgpu' && isNoWebgpuAdapter((e as Error).message)) throw new UserError(webgpuNoAdapterHint);
     throw new UserError(`${label}: onnxruntime cannot load this model: ${firstLine((e as Error).message)}`);
   }
+}
+
+let webgpuProbed = false;
+
+/**
+ * Asks for a WebGPU adapter once, in a child process: without one, onnxruntime's WebGPU provider
+ * (Dawn) prints native warnings to this process's stderr before it fails; the child keeps them,
+ * and the user gets one line.
+ */
+function probeWebgpu(): void {
+  if (webgpuProbed) return;
+  // A one-node graph (Identity on a float) as protobuf bytes: enough for session creation.
+  const identity = 'CAgSBXByb2JlOjkKGgoBeBIBeRoISWRlbnRpdHkiCElkZW50aXR5EgFnWgsKAXgSBgoECAESAGILCgF5EgYKBAgBEgBCAhAR';
+  const script =
+    `const ort = require(${JSON.stringify(createRequire(import.meta.url).resolve('onnxruntime-node'))});` +
+    `ort.InferenceSession.create(Buffer.from(${JSON.stringify(identity)}, 'base64'), { executionProviders: ['webgpu'] })` +
+    `.then(() => process.stdout.write('ok'), (e) => process.stdout.write(String(e && e.message)));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  if (isNoWebgpuAdapter(r.stdout ?? '')) throw new UserError(webgpuNoAdapterHint);
+  webgpuProbed = true;
 }
 
 function firstLine(s: string): string {

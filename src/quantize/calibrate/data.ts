@@ -56,7 +56,8 @@ export async function* calibrationBatches(
   const plan = planFeeds(inputs, o.modelPath);
   const records = [];
   for await (const r of readDataset(data.path, { ...data.dataset, requireLabel: false })) {
-    records.push(r);
+    // Calibration needs the texts only: a label column (names the model may not map) is ignored.
+    records.push({ text: r.text, textPair: r.textPair, line: r.line });
     if (records.length >= o.size) break;
   }
   const encoded = encodeRecords(records, tokenizer, undefined, data.path);

@@ -1,12 +1,11 @@
 import { UserError } from '../../errors.js';
 import type { ModelProto, NodeProto } from '../../onnx/index.js';
 import type { QuantizeResult, QuantizeSource } from '../driver.js';
-import { resolveQuantizeOptions, type QuantizeOptions } from '../options.js';
-import { supportedOpTypes } from '../ops/registry.js';
+import type { QuantizeOptions } from '../options.js';
 import { prepareForQuantization } from '../prepare/prepare.js';
 import type { Feeds } from './feeds.js';
 import { measureNodeErrors, type NodeError } from './node-error.js';
-import { quantizeAnyMode } from './quantize-any.js';
+import { quantizeAnyMode, resolveAnyMode } from './quantize-any.js';
 import type { StaticSource } from '../static/driver.js';
 
 /**
@@ -58,7 +57,10 @@ export interface GuardReport {
   initialValue: number;
   finalValue: number;
   met: boolean;
+  /** Nodes in float in the final model, in the order they were reverted. */
   reverted: RevertedNode[];
+  /** Nodes reverted on the way but put back in int8 afterwards: the model stayed within budget without them in float. */
+  restored: string[];
   /** Quantized nodes of the final model. */
   int8Nodes: number;
   /** Nodes the first pass quantized. */
@@ -73,13 +75,13 @@ export interface GuardReport {
  * Quantizes within an accuracy budget: quantize every eligible node, measure; while over budget
  * put back to float the node whose own quantization error is largest (measured: output SQNR of
  * each node quantized alone on `feeds`), re-quantize with it excluded and measure again. Stops at
- * the first model within budget, so only the nodes it must are reverted; when even the last
+ * the first model within budget, then tries each earlier revert back in int8 and keeps it there
+ * when the model stays within budget, so only the nodes it must are reverted; when even the last
  * candidate is over budget the report says `met: false` and the result is the best-effort model.
  * The quantizer is called as a function with an exclude list, so it works for any mode it supports.
  */
 export async function quantizeWithinBudget(input: ModelProto, options: QuantizeOptions, guard: GuardOptions): Promise<QuantizeResult & { guard: GuardReport }> {
-  const resolved = resolveQuantizeOptions(options, supportedOpTypes);
-  const model = namedNodes(prepareForQuantization(input, resolved).model);
+  const model = namedNodes(prepareForQuantization(input, resolveAnyMode(options)).model);
   const userExcluded = options.excludeNodes ?? [];
   const source = { ...guard.source, label: guard.label };
   const quantize = (exclude: string[]) => quantizeAnyMode(model, { ...options, excludeNodes: [...userExcluded, ...exclude] }, source);
@@ -91,6 +93,7 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
   const candidates = result.report.decisions.filter((d) => d.status === 'quantized').map((d) => d.node);
   guard.onStep?.({ reverted: [], value, within: guard.metric.within(value) });
   const reverted: RevertedNode[] = [];
+  const restored: string[] = [];
   let ranking: NodeError[] = [];
   if (!guard.metric.within(value) && candidates.length) {
     if (guard.feeds.length === 0) throw new UserError(`${guard.label ?? 'model'}: the accuracy guard needs sample inputs to rank nodes`);
@@ -110,9 +113,27 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
       reverted.push({ node: next.node, opType, sqnrDb: next.sqnrDb, valueAfter: value });
       guard.onStep?.({ reverted: [...excluded], value, within: guard.metric.within(value) });
     }
+    // The ranking is per node; the budget is for the whole model. Once within budget, try each
+    // earlier revert back in int8 (the last one was needed: without it the model was over) and
+    // keep it there when the model stays within budget.
+    if (guard.metric.within(value)) {
+      for (const r of reverted.slice(0, -1).reverse()) {
+        const without = excluded.filter((n) => n !== r.node);
+        const candidate = await quantize(without);
+        const candidateValue = await guard.metric.measure(candidate.model);
+        evaluations++;
+        if (!guard.metric.within(candidateValue)) continue;
+        excluded.splice(0, excluded.length, ...without);
+        result = candidate;
+        value = candidateValue;
+        restored.push(r.node);
+        guard.onStep?.({ reverted: [...excluded], value, within: true });
+      }
+    }
   }
+  const kept = reverted.filter((r) => !restored.includes(r.node));
   // Say why in the decisions too: these nodes were not excluded by the user.
-  const why = new Map(reverted.map((r) => [r.node, r]));
+  const why = new Map(kept.map((r) => [r.node, r]));
   result.report.decisions = result.report.decisions.map((d) => {
     const r = why.get(d.node);
     if (!r || d.status !== 'skipped') return d;
@@ -128,7 +149,8 @@ export async function quantizeWithinBudget(input: ModelProto, options: QuantizeO
       initialValue,
       finalValue: value,
       met: guard.metric.within(value),
-      reverted,
+      reverted: kept,
+      restored,
       int8Nodes,
       candidateNodes: candidates.length,
       evaluations,
@@ -160,6 +182,5 @@ export function namedNodes(model: ModelProto): ModelProto {
  * its cumulative output SQNR on `feeds`, worst first. Works on any model quantizeModel takes.
  */
 export async function nodeErrorReport(input: ModelProto, options: QuantizeOptions, feeds: readonly Feeds[], source: QuantizeSource & StaticSource = {}): Promise<NodeError[]> {
-  const resolved = resolveQuantizeOptions(options, supportedOpTypes);
-  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolved).model), options, feeds, source);
+  return measureNodeErrors(namedNodes(prepareForQuantization(input, resolveAnyMode(options)).model), options, feeds, source);
 }

@@ -1,6 +1,8 @@
 import type { ModelProto } from '../../onnx/index.js';
 import { quantizeModel, type QuantizeResult, type QuantizeSource } from '../driver.js';
-import type { QuantizeOptions } from '../options.js';
+import { resolveQuantizeOptions, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
+import { supportedOpTypes } from '../ops/registry.js';
+import { defaultStaticOpTypes, staticOpTypes } from '../ops/static-registry.js';
 import { quantizeModelStatic, type StaticSource } from '../static/driver.js';
 
 /**
@@ -9,4 +11,10 @@ import { quantizeModelStatic, type StaticSource } from '../static/driver.js';
  */
 export async function quantizeAnyMode(model: ModelProto, options: QuantizeOptions, source: QuantizeSource & StaticSource = {}): Promise<QuantizeResult> {
   return options.mode === 'static' ? quantizeModelStatic(model, options, source) : quantizeModel(model, options, source);
+}
+
+/** The options resolved as the mode's own driver resolves them (static mode has its own op types). */
+export function resolveAnyMode(options: QuantizeOptions): ResolvedQuantizeOptions {
+  if (options.mode === 'static') return resolveQuantizeOptions({ ...options, opTypes: options.opTypes ?? [...defaultStaticOpTypes] }, staticOpTypes);
+  return resolveQuantizeOptions(options, supportedOpTypes);
 }

@@ -1,6 +1,6 @@
 import { attrInt, type NodeProto } from '../../onnx/index.js';
 import { MS_DOMAIN, type PlanContext, type PlanResult, type QuantizeRule } from '../rule.js';
-import { gatherRule } from './gather.js';
+import { gatherRule, gatherTable } from './gather.js';
 
 /**
  * Gather on a constant 2-D table (embeddings) along axis 0, as com.microsoft.GatherBlockQuantized
@@ -12,9 +12,7 @@ import { gatherRule } from './gather.js';
 export const gatherBlockRule: QuantizeRule = {
   opType: 'Gather',
   plan(node: NodeProto, ctx: PlanContext): PlanResult {
-    const data = node.input?.[0];
-    if (!data) return { skip: 'Gather without a data input' };
-    const weight = ctx.constantWeight(data);
+    const weight = gatherTable(node, ctx);
     if ('skip' in weight) return { skip: weight.skip };
     const problem = blockProblem(weight.dims, attrInt(node, 'axis', 0), ctx.options.block!.bits);
     if (problem) {

@@ -1,5 +1,12 @@
 import { attrInt, type NodeProto } from '../../onnx/index.js';
-import type { PlanContext, PlanResult, QuantizeRule } from '../rule.js';
+import type { ConstantWeight, PlanContext, PlanResult, QuantizeRule } from '../rule.js';
+
+/** Gather's constant table (input 0), or why the Gather stays float; every Gather rule starts here. */
+export function gatherTable(node: NodeProto, ctx: Pick<PlanContext, 'constantWeight'>): ConstantWeight | { skip: string } {
+  const data = node.input?.[0];
+  if (!data) return { skip: 'Gather without a data input' };
+  return ctx.constantWeight(data);
+}
 
 /**
  * Gather on a constant table (embeddings): the table is stored int8 with its shape unchanged
@@ -10,12 +17,10 @@ import type { PlanContext, PlanResult, QuantizeRule } from '../rule.js';
 export const gatherRule: QuantizeRule = {
   opType: 'Gather',
   plan(node: NodeProto, ctx: PlanContext): PlanResult {
-    const data = node.input?.[0];
-    if (!data) return { skip: 'Gather without a data input' };
-    const weight = ctx.constantWeight(data);
+    const weight = gatherTable(node, ctx);
     if ('skip' in weight) return { skip: weight.skip };
     const rank = weight.dims.length;
-    if (rank === 0) return { skip: `table ${data} is a scalar` };
+    if (rank === 0) return { skip: `table ${node.input![0]} is a scalar` };
     const axis = attrInt(node, 'axis', 0);
     const last = rank - 1;
     if (ctx.opset < 10) return { skip: `model imports opset ${ctx.opset}; DequantizeLinear needs opset >= 10` };

@@ -1,6 +1,7 @@
-import { attrFloat, attrInt, type NodeProto } from '../../onnx/index.js';
+import { attrFloat, type NodeProto } from '../../onnx/index.js';
 import { MS_DOMAIN, type BlockWeightRequest, type PlanContext, type PlanResult, type QuantizeRule, type RewriteContext } from '../rule.js';
-import { biasAdd } from './matmul.js';
+import { gemmNeedsTail, gemmTail, gemmWeight } from './gemm.js';
+import { biasAdd, matmulWeight } from './matmul.js';
 
 /**
  * `a @ W` with W block-quantized, as com.microsoft.MatMulNBits: B [N, k_blocks, blob] (W
@@ -24,11 +25,8 @@ function emitMatMulNBits(ctx: RewriteContext, node: NodeProto, a: string, reques
 export const matmulNBitsRule: QuantizeRule = {
   opType: 'MatMul',
   plan(node: NodeProto, ctx: PlanContext): PlanResult {
-    const [a, b] = node.input ?? [];
-    if (!a || !b) return { skip: 'MatMul without two inputs' };
-    const weight = ctx.constantWeight(b);
-    if ('skip' in weight) return { skip: weight.skip };
-    if (weight.dims.length !== 2) return { skip: `weight ${b} is ${weight.dims.length}-D; only 2-D weights are quantized` };
+    const weight = matmulWeight(node, ctx);
+    if ('skip' in weight) return weight;
     const absorbs = biasAdd(node, weight.dims[1]!, ctx);
     return { weights: [{ input: 1, channelAxis: 1 }], ...(absorbs ? { absorbs } : {}) };
   },
@@ -46,13 +44,9 @@ export const matmulNBitsRule: QuantizeRule = {
 export const gemmNBitsRule: QuantizeRule = {
   opType: 'Gemm',
   plan(node: NodeProto, ctx: PlanContext): PlanResult {
-    const b = node.input?.[1];
-    if (!b) return { skip: 'Gemm without a B input' };
-    if (attrInt(node, 'transA', 0) !== 0) return { skip: 'transA=1 is not supported (the activation would need a Transpose)' };
-    const weight = ctx.constantWeight(b);
-    if ('skip' in weight) return { skip: weight.skip };
-    if (weight.dims.length !== 2) return { skip: `weight ${b} is ${weight.dims.length}-D; Gemm needs 2-D` };
-    const transB = attrInt(node, 'transB', 0) !== 0;
+    const found = gemmWeight(node, ctx);
+    if ('skip' in found) return found;
+    const { weight, transB } = found;
     const c = node.input?.[2];
     const cInfo = c ? ctx.constantInfo(c) : undefined;
     const outputs = weight.dims[transB ? 0 : 1]!;
@@ -62,17 +56,10 @@ export const gemmNBitsRule: QuantizeRule = {
   rewrite(node, plan, ctx) {
     const [a, , c] = node.input ?? [];
     const y = node.output![0]!;
-    const request: BlockWeightRequest = { input: 1, rows: attrInt(node, 'transB', 0) !== 0 ? 'rows' : 'columns', padded: true };
-    const alpha = attrFloat(node, 'alpha', 1);
-    const beta = attrFloat(node, 'beta', 1);
-    const bias = plan.inlineBias ? c : undefined;
-    const needsTail = (c && !bias) || alpha !== 1;
-    let out = emitMatMulNBits(ctx, node, a!, request, needsTail ? undefined : y, bias);
-    if (!needsTail) return;
-    if (alpha !== 1) out = ctx.add('Mul', [out, ctx.constant('alpha', Float32Array.of(alpha), [])], { outputs: c ? undefined : [y] })[0]!;
-    if (c && !bias) {
-      const scaledC = beta === 1 ? c : ctx.add('Mul', [c, ctx.constant('beta', Float32Array.of(beta), [])])[0]!;
-      ctx.add('Add', [out, scaledC], { outputs: [y] });
-    }
+    const request: BlockWeightRequest = { input: 1, rows: plan.weights[0]!.channelAxis === 0 ? 'rows' : 'columns', padded: true };
+    const inlined = !!plan.inlineBias;
+    const needsTail = gemmNeedsTail(node, inlined);
+    const out = emitMatMulNBits(ctx, node, a!, request, needsTail ? undefined : y, inlined ? c : undefined);
+    if (needsTail) gemmTail(ctx, node, out, y, inlined);
   },
 };

@@ -1,5 +1,6 @@
 import { attrInt, getAttribute, type NodeProto } from '../../onnx/index.js';
 import type { QdqPlanResult, StaticPlanContext, StaticQuantizeRule } from '../static/rule.js';
+import { gatherTable } from './gather.js';
 
 /**
  * MatMul, static: a constant 2-D right-hand side is an int8 weight (per channel along its
@@ -47,12 +48,10 @@ export const gemmStaticRule: StaticQuantizeRule = {
 export const gatherStaticRule: StaticQuantizeRule = {
   opType: 'Gather',
   plan(node, ctx) {
-    const data = node.input?.[0];
-    if (!data) return { skip: 'Gather without a data input' };
-    const weight = ctx.constantWeight(data);
+    const weight = gatherTable(node, ctx);
     if ('skip' in weight) return { skip: weight.skip };
     const rank = weight.dims.length;
-    if (rank === 0) return { skip: `table ${data} is a scalar` };
+    if (rank === 0) return { skip: `table ${node.input![0]} is a scalar` };
     const axis = attrInt(node, 'axis', 0);
     const perColumn = rank >= 2 && axis !== rank - 1 && axis !== -1;
     return { activations: [], weights: [{ input: 0, channelAxis: perColumn ? rank - 1 : undefined }], output: 'own', gatherRows: true };

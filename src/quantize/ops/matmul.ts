@@ -1,5 +1,5 @@
 import { DataType, type NodeProto } from '../../onnx/index.js';
-import { MS_DOMAIN, type PlanContext, type PlanResult, type QuantizeRule, type RewriteContext, type RulePlan, type WeightRequest } from '../rule.js';
+import { MS_DOMAIN, type ConstantWeight, type PlanContext, type PlanResult, type QuantizeRule, type RewriteContext, type RulePlan, type WeightRequest } from '../rule.js';
 
 /** Lowest default-domain opset for DynamicQuantizeLinear (11) and per-axis DequantizeLinear (13). */
 export function matmulOpsetProblem(ctx: PlanContext): string | undefined {
@@ -48,18 +48,23 @@ export function emitQuantizedMatMul(
   return bias ? ctx.add('Add', [y, bias], { outputs })[0]! : y;
 }
 
+/** MatMul's constant 2-D right-hand side, or why the MatMul stays float (shared with the block rule). */
+export function matmulWeight(node: NodeProto, ctx: PlanContext): ConstantWeight | { skip: string } {
+  const [a, b] = node.input ?? [];
+  if (!a || !b) return { skip: 'MatMul without two inputs' };
+  // MatMuls between activations (attention scores) are the common case of a skip here; its reason says so plainly.
+  const weight = ctx.constantWeight(b);
+  if ('skip' in weight) return { skip: weight.skip };
+  if (weight.dims.length !== 2) return { skip: `weight ${b} is ${weight.dims.length}-D; only 2-D weights are quantized` };
+  return weight;
+}
+
 /** MatMul with a constant 2-D right-hand side ([in, out], per channel along out). */
 export const matmulRule: QuantizeRule = {
   opType: 'MatMul',
   plan(node: NodeProto, ctx: PlanContext): PlanResult {
-    const [a, b] = node.input ?? [];
-    if (!a || !b) return { skip: 'MatMul without two inputs' };
-    const weight = ctx.constantWeight(b);
-    if ('skip' in weight) {
-      // MatMuls between activations (attention scores) are the common case here; say so plainly.
-      return { skip: weight.skip };
-    }
-    if (weight.dims.length !== 2) return { skip: `weight ${b} is ${weight.dims.length}-D; only 2-D weights are quantized` };
+    const weight = matmulWeight(node, ctx);
+    if ('skip' in weight) return weight;
     const opsetProblem = matmulOpsetProblem(ctx);
     if (opsetProblem) return { skip: opsetProblem };
     const plan: RulePlan = { weights: [{ input: 1, channelAxis: 1 }] };

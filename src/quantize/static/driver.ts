@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
-import { allTensors, DataType, encodeModel, makeValueInfo, opsetVersion, saveModel, tensorByteLength, type ModelProto } from '../../onnx/index.js';
+import { allTensors, encodeModel, opsetVersion, saveModel, tensorByteLength, type ModelProto } from '../../onnx/index.js';
 import { openSession } from '../../runtime/session.js';
 import { tensorRange } from '../calibrate/ranges.js';
 import { calibrationBatches } from '../calibrate/data.js';
@@ -136,11 +136,15 @@ function tensorBytes(model: ModelProto): number {
   return total;
 }
 
-/** The model with `tensors` as extra graph outputs (graph inputs are read from the feeds instead). */
+/**
+ * The model with `tensors` as extra graph outputs (graph inputs are read from the feeds instead).
+ * The outputs carry no type: onnxruntime infers it, so a value that turns out not to be float
+ * (shape arithmetic through an Add) loads and is then dropped, instead of failing the load.
+ */
 function augment(model: ModelProto, tensors: string[]): ModelProto {
   const graph = model.graph!;
   const have = new Set([...(graph.output ?? []), ...(graph.input ?? [])].map((v) => v.name ?? ''));
-  const extra = tensors.filter((t) => !have.has(t)).map((t) => makeValueInfo(t, DataType.FLOAT));
+  const extra = tensors.filter((t) => !have.has(t)).map((t) => ({ name: t }));
   return { ...model, graph: { ...graph, output: [...(graph.output ?? []), ...extra] } };
 }
 

@@ -13,7 +13,7 @@ import {
 import { tensorFloatSource } from '../float-source.js';
 import { roundHalfEven, type QParams } from '../qparams.js';
 import type { QuantizedTensorReport } from '../report.js';
-import { quantizeWeight } from '../weights.js';
+import { quantizeWeight, weightTensorReport } from '../weights.js';
 import type { ConstantLookup } from './constants.js';
 import type { ResolvedStaticOptions } from './options.js';
 import type { StaticPlan } from './plan.js';
@@ -147,30 +147,7 @@ export function emitStatic(
       output: [dq],
       ...(axis !== undefined ? { attribute: [makeAttribute('axis', axis)] } : {}),
     });
-    const list = (a: ArrayLike<number>) => (axis === undefined ? a[0]! : Array.from(a));
-    return {
-      data,
-      scale,
-      zeroPoint,
-      dq,
-      axis,
-      scales: q.scales,
-      report: {
-        name,
-        quantizedName: data,
-        nodes: [],
-        opType,
-        shape: dims,
-        dtype: o.weightType,
-        axis: axis ?? null,
-        scale: list(q.scales),
-        zeroPoint: list(q.zeroPoints),
-        maxAbsError: q.maxAbsError,
-        sqnrDb: Number.isFinite(q.sqnrDb) ? q.sqnrDb : null,
-        bytesBefore: tensorByteLength(tensor),
-        bytesAfter: tensors.reduce((s, t) => s + tensorByteLength(t), 0),
-      },
-    };
+    return { data, scale, zeroPoint, dq, axis, scales: q.scales, report: weightTensorReport(name, data, opType, dims, o.weightType, axis, q, tensor, tensors) };
   };
 
   // ---- bias: int32, scale = activation scale * weight scale (per channel when the weight is)

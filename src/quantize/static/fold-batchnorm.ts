@@ -55,7 +55,7 @@ export function foldBatchNorms(model: ModelProto, constants: ConstantLookup, bas
     const wName = fresh(`${conv.input![1]}_bn_folded`);
     const bName = fresh(`${conv.name || 'conv'}_bias_bn_folded`);
     newTensors.push(makeTensor(wName, newW, dims), makeTensor(bName, newB, [cout]));
-    replaced.set(conv, { ...conv, input: [x === conv.output![0] ? conv.input![0]! : conv.input![0]!, wName, bName], output: [bn.output![0]!] });
+    replaced.set(conv, { ...conv, input: [conv.input![0]!, wName, bName], output: [bn.output![0]!] });
     dropped.add(bn);
   }
   if (dropped.size === 0) return { model, folded: 0 };

@@ -123,8 +123,10 @@ export function planStatic(
     else addActivation(out);
   });
 
-  // 3. Relu / Clip(min 0) folded into the producer's range.
+  // 3. Relu / Clip(min 0) folded into the producer's range. Only with asymmetric activations:
+  // a symmetric range puts the zero point mid-range, and QuantizeLinear's clamp is no Relu then.
   nodes.forEach((n, i) => {
+    if (options.calibration.activationSymmetric) return;
     if (!fusedActivationOps.includes(n.opType ?? '') || (n.domain && n.domain !== 'ai.onnx') || !selected.has(n.opType!)) return;
     const x = n.input?.[0];
     const y = n.output?.[0];
