@@ -1,10 +1,9 @@
-import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { parseThreads, threadsHelp } from './threads.js';
 import chalk from 'chalk';
 import type { DemoResult } from '../demo/pipeline.js';
 import { ExitCode } from '../errors.js';
-import { formatBytes, formatTable, printJson } from './output.js';
+import { formatBytes, formatTable, printJson, shownPath } from './output.js';
 import { nonNegativeInt, number, positiveInt, withProgress } from './training-flags.js';
 
 interface DemoFlags {
@@ -64,11 +63,6 @@ export function register(program: Command): void {
     });
 }
 
-/** A path as the user would type it: relative when it is under the working directory. */
-function shownPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-}
 
 function gateFailures(r: DemoResult, flags: DemoFlags): string[] {
   const out: string[] = [];

@@ -1,7 +1,7 @@
 import chalk from 'chalk';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { DistillResult } from '../distill/options.js';
-import { formatBytes, formatTable, printJson } from './output.js';
+import { formatBytes, formatTable, printJson, shownPath } from './output.js';
 import { distillFields, fieldsFromFlags, type DistillFields, type ResolvedFieldValues } from '../distill/recipe-fields.js';
 import {
   addFieldOptions,
@@ -93,8 +93,8 @@ export function formatDistillReport(r: DistillResult): string {
   const table = formatTable(
     ['model', 'val accuracy', 'parameters', 'size', 'path'],
     [
-      ['teacher', percent(r.teacher.accuracy), r.teacher.parameters.toLocaleString('en-US'), formatBytes(r.teacher.bytes), r.teacher.path],
-      ['student', percent(r.student.accuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes), r.student.path],
+      ['teacher', percent(r.teacher.accuracy), r.teacher.parameters.toLocaleString('en-US'), formatBytes(r.teacher.bytes), shownPath(r.teacher.path)],
+      ['student', percent(r.student.accuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes), shownPath(r.student.path)],
       ...(r.majority ? [['majority class', percent(r.majority.accuracy), '', '', `always "${r.majority.label}"`]] : []),
       [
         'student / teacher',

@@ -1,5 +1,6 @@
 import chalk from 'chalk';
 import type { Ora } from 'ora';
+import { isAbsolute, relative } from 'node:path';
 
 /** What commands do with a progress line (ora's spinner, or a silent stand-in). */
 export interface Progress {
@@ -92,4 +93,10 @@ export function formatBytes(n: number): string {
 
 export function warn(message: string): void {
   process.stderr.write(chalk.yellow('warning: ') + message + '\n');
+}
+
+/** A path as the user would type it: relative when it is under the working directory. */
+export function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }

@@ -1,4 +1,3 @@
-import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 // The quantizer (and the model reader under it) loads when the command runs, not at CLI start-up.
@@ -10,7 +9,7 @@ import { defaultAccuracyLevel, defaultBlockSize } from '../quantize/block-option
 import { transformersDtypes } from '../quantize/variants.js';
 import type { TransformersFolderFile, TransformersFolderReport } from '../publish/transformers-folder.js';
 import { skippedDecisions } from '../quantize/report.js';
-import { formatBytes, formatTable, printJson, spinner, warn, type Cell } from './output.js';
+import { formatBytes, formatTable, printJson, shownPath, spinner, warn, type Cell } from './output.js';
 
 interface QuantizeFlags {
   output: string;
@@ -222,11 +221,6 @@ function parseNumber(s: string, flag: string): number {
   return n;
 }
 
-/** The output path as the user would type it: relative when it is under the working directory. */
-function shownPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-}
 
 function parseList(s: string): string[] {
   return s

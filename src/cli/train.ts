@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { TrainingResult } from '../distill/options.js';
-import { formatBytes, formatTable, printJson } from './output.js';
+import { formatBytes, formatTable, printJson, shownPath } from './output.js';
 import { addRecipeOptions, percent, positiveInt, recipeFromFlags, runSummary, withProgress, type RecipeFlags } from './training-flags.js';
 
 /** Version of the `--json` document (docs/commands/train.md); bumped on any incompatible change. */
@@ -50,7 +50,7 @@ export function register(program: Command): void {
 export function formatTrainReport(r: TrainingResult): string {
   const table = formatTable(
     ['model', 'val accuracy', 'start accuracy', 'parameters', 'size'],
-    [[r.student.path, percent(r.student.accuracy), percent(r.initialAccuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes)]],
+    [[shownPath(r.student.path), percent(r.student.accuracy), percent(r.initialAccuracy), r.student.parameters.toLocaleString('en-US'), formatBytes(r.student.bytes)]],
   );
   return [table, '', runSummary(r)].join('\n');
 }

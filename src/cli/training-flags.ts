@@ -6,7 +6,7 @@ import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import type { DataSelection, TrainingEvent, TrainingRecipe, TrainingResult } from '../distill/options.js';
 import { fieldsFromFlags, trainingFields, type RecipeField, type ResolvedFieldValues, type TrainingFields } from '../distill/recipe-fields.js';
 import { UserError } from '../errors.js';
-import { formatBytes, spinner, warn } from './output.js';
+import { formatBytes, shownPath, spinner, warn } from './output.js';
 
 /** The parsed flags of the recipe (fields with a default are always set) and of the data and output. */
 export type RecipeFlags = ResolvedFieldValues<TrainingFields> & {
@@ -138,8 +138,8 @@ export function runSummary(r: TrainingResult): string {
       `training ${duration(r.trainSeconds)}, total ${duration(r.seconds)}`,
   ];
   if (r.best) lines.push(`best validation accuracy ${(r.best.accuracy * 100).toFixed(2)} % at step ${r.best.step}; wrote the ${r.selected} weights`);
-  lines.push(`wrote ${r.files.model} (${formatBytes(r.student.bytes)}), ${[r.files.config, ...r.files.tokenizer].join(', ')}`);
-  lines.push(`log ${r.files.log}; checkpoints ${r.files.checkpointDir}`);
+  lines.push(`wrote ${shownPath(r.files.model)} (${formatBytes(r.student.bytes)}), ${[r.files.config, ...r.files.tokenizer].map(shownPath).join(', ')}`);
+  lines.push(`log ${shownPath(r.files.log)}; checkpoints ${shownPath(r.files.checkpointDir)}`);
   return lines.join('\n');
 }
 
