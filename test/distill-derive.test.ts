@@ -2,16 +2,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bertConfigJson, buildBertClassifier, defaultBertConfig } from '../src/architectures/bert.js';
 import { SeededRandom } from '../src/architectures/random.js';
 import { findEncoderStructure } from '../src/architectures/encoder-structure.js';
-import { main } from '../src/cli/main.js';
 import { HfTokenizer } from '../src/data/hf-tokenizer.js';
 import { WordPieceTokenizer } from '../src/data/wordpiece.js';
 import { distill } from '../src/distill/distill.js';
 import { planVocabPruning, producibleBy, pruneWordEmbeddings, usedTokenIds } from '../src/distill/prune-vocab.js';
 import { checkModel, encodeModel, loadModel, tensorDims, type ModelProto } from '../src/onnx/index.js';
+import { cli as runCli } from './cli-run.js';
 
 // A tiny WordPiece vocabulary: specials, unused slots, single characters bare and ##, some words.
 const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
@@ -35,20 +35,8 @@ function rows(n: number, seed: number, pool: string[]): string[] {
   });
 }
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    process.exitCode = undefined;
-    return { code: await main(['node', 'distillery', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** The shared in-process CLI runner, called with an argument list. */
+const cli = (args: string[]) => runCli(...args);
 
 async function logitsOf(model: ModelProto, ids: number[][]) {
   const session = await ort.InferenceSession.create(encodeModel(model));

@@ -2,13 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom } from '../src/architectures/random.js';
-import { main } from '../src/cli/main.js';
 import { distill } from '../src/distill/distill.js';
 import type { DistillOptions, TrainingEvent } from '../src/distill/options.js';
 import { ExitCode } from '../src/errors.js';
 import { checkModel, loadModel } from '../src/onnx/index.js';
+import { cli as runCli } from './cli-run.js';
 
 // A synthetic task: filler words plus one keyword that decides the label (three classes). A tiny
 // teacher is trained on it with `train` (fresh BERT, WordPiece vocabulary built from the texts),
@@ -37,21 +37,8 @@ const unlabeledPath = join(dir, 'more.txt');
 const teacherPath = join(dir, 'teacher', 'model.onnx');
 const common = ['--threads', '1', '-q'];
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'distillery', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** The shared in-process CLI runner, called with an argument list. */
+const cli = (args: string[]) => runCli(...args);
 
 const studentOptions = (output: string, extra: Partial<DistillOptions> = {}): DistillOptions => ({
   teacher: teacherPath,

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bertConfigJson, buildBertClassifier, defaultBertConfig } from '../src/architectures/bert.js';
 import { SeededRandom } from '../src/architectures/random.js';
-import { main } from '../src/cli/main.js';
 import { checkModel, loadModel, saveModel } from '../src/onnx/index.js';
+import { cli as runCli } from './cli-run.js';
 
 // distill with the intermediate losses, end to end through the CLI, on a teacher built in code
 // (random weights with a wide initialisation: peaked attention to learn from) and a narrower
@@ -30,21 +30,8 @@ function rows(n: number, seed: number): string {
   return ['sentence\tlabel', ...lines].join('\n') + '\n';
 }
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'distillery', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** The shared in-process CLI runner, called with an argument list. */
+const cli = (args: string[]) => runCli(...args);
 
 beforeAll(async () => {
   process.env.DISTILLERY_CACHE_DIR = join(dir, 'cache');
