@@ -79,7 +79,7 @@ export function loadsInOnnxruntime(inPath: string): (tmpPath: string) => Promise
     // Loaded here, not at start-up: quantize itself never needs onnxruntime otherwise.
     const { openSession } = await import('../runtime/session.js');
     try {
-      const { session } = await openSession(tmpPath, { threads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+      const { session } = await openSession(tmpPath, { threads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4, loadCheckOnly: true });
       await session.release();
     } catch (e) {
       const reason = (e as Error).message.replace(/^.*onnxruntime cannot load this model: /, '');
