@@ -4,7 +4,7 @@
  * install (README, "Install"). Commands that need it then end here with what to do.
  */
 export const onnxruntimeMissingHint =
-  'onnxruntime-node is not installed: its install script downloads CUDA libraries from api.nuget.org, and npm ' +
+  'onnxruntime-node is not installed: its install script downloads CUDA libraries from NuGet, and npm ' +
   'drops the package when that fails. Install again with ONNXRUNTIME_NODE_INSTALL=skip set (the CPU and WebGPU ' +
   'providers ship in the npm package), e.g. `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30`; ' +
   'for npx, run `npm cache npx rm` first (README, "Install")';
