@@ -4,8 +4,8 @@
  * rewired past the dropped blocks.
  */
 import { UserError } from '../errors.js';
-import { removeDeadNodes } from '../onnx/graph.js';
-import type { GraphProto, ModelProto } from '../onnx/proto.js';
+import { cloneForEditing, removeDeadNodes } from '../onnx/graph.js';
+import type { ModelProto } from '../onnx/proto.js';
 import { findEncoderStructure, type EncoderStructure } from './encoder-structure.js';
 
 export interface DeriveStudentOptions {
@@ -64,15 +64,8 @@ export function deriveStudent(teacher: ModelProto, opts: DeriveStudentOptions): 
   const label = opts.label ?? 'teacher';
   const source = teacher.graph;
   if (!source) throw new UserError(`${label}: the model has no graph`);
-  const graph: GraphProto = {
-    ...source,
-    node: (source.node ?? []).map((n) => ({ ...n, input: [...(n.input ?? [])], output: [...(n.output ?? [])] })),
-    initializer: [...(source.initializer ?? [])],
-    input: [...(source.input ?? [])],
-    output: [...(source.output ?? [])],
-    valueInfo: [...(source.valueInfo ?? [])],
-  };
-  const model: ModelProto = { ...teacher, graph };
+  const model = cloneForEditing(teacher);
+  const graph = model.graph!;
   const structure = findEncoderStructure(model, label);
   const total = structure.layers.length;
   const kept = typeof opts.layers === 'number' ? spreadLayers(total, opts.layers) : [...opts.layers];

@@ -5,10 +5,10 @@
  * when you bring your own loss (the trainer builds its loss and optimizer in-graph instead).
  */
 import type * as ort from 'onnxruntime-node';
-import { GraphBuilder, toNumber, type ModelProto } from '../onnx/index.js';
+import { GraphBuilder, cloneForEditing, toNumber, type ModelProto } from '../onnx/index.js';
 import { appendBackward } from './backward.js';
 import { GradEmitter } from './emit.js';
-import { cloneForEditing, prepareTrainingOpset } from './opset.js';
+import { prepareTrainingOpset } from './opset.js';
 import { factsValueInfo, probeValueFacts, type FactTable } from './shapes.js';
 
 export interface GradientModelOptions {

@@ -29,23 +29,3 @@ export function prepareTrainingOpset(model: ModelProto, label = 'model'): number
   if (toNumber(model.irVersion) < 8) model.irVersion = 8;
   return MIN_TRAINING_OPSET;
 }
-
-/**
- * A copy of `model` whose graph lists and nodes can be edited without touching the original.
- * Tensors (and their raw bytes) are shared, not copied.
- */
-export function cloneForEditing(model: ModelProto): ModelProto {
-  const g = model.graph ?? {};
-  return {
-    ...model,
-    opsetImport: (model.opsetImport ?? []).map((o) => ({ ...o })),
-    graph: {
-      ...g,
-      node: (g.node ?? []).map((n) => ({ ...n, input: [...(n.input ?? [])], output: [...(n.output ?? [])] })),
-      initializer: [...(g.initializer ?? [])],
-      input: [...(g.input ?? [])],
-      output: [...(g.output ?? [])],
-      valueInfo: [...(g.valueInfo ?? [])],
-    },
-  };
-}

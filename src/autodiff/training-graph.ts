@@ -24,6 +24,7 @@ import {
   DataType,
   GraphBuilder,
   attrInt,
+  cloneForEditing,
   consumersOf,
   initializersOf,
   makeValueInfo,
@@ -41,7 +42,7 @@ import { appendBackward } from './backward.js';
 import { GradEmitter } from './emit.js';
 import { embeddingRowGradient } from './embedding-rows.js';
 import { findDropoutSites, insertDropout, type DropoutSite } from './dropout-sites.js';
-import { cloneForEditing, prepareTrainingOpset } from './opset.js';
+import { prepareTrainingOpset } from './opset.js';
 import { gradientPath } from './prune.js';
 import { factsValueInfo, isFloatType, probeValueFacts, type StaticDim } from './shapes.js';
 

@@ -156,3 +156,23 @@ export function removeDeadNodes(graph: GraphProto): number {
   graph.initializer = (graph.initializer ?? []).filter((t) => keep.has(t.name ?? ''));
   return before - graph.node.length;
 }
+
+/**
+ * A copy of `model` whose graph lists and nodes can be edited without touching the original.
+ * Tensors (and their raw bytes) are shared, not copied.
+ */
+export function cloneForEditing(model: ModelProto): ModelProto {
+  const g = model.graph ?? {};
+  return {
+    ...model,
+    opsetImport: (model.opsetImport ?? []).map((o) => ({ ...o })),
+    graph: {
+      ...g,
+      node: (g.node ?? []).map((n) => ({ ...n, input: [...(n.input ?? [])], output: [...(n.output ?? [])] })),
+      initializer: [...(g.initializer ?? [])],
+      input: [...(g.input ?? [])],
+      output: [...(g.output ?? [])],
+      valueInfo: [...(g.valueInfo ?? [])],
+    },
+  };
+}
