@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, withOutputDir, writeFileAtomic, type ModelProto } from '../onnx/index.js';
+import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, withOutputDir, writeFileAtomic, writeSkeletonFile, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
 import { quantizeModelStatic } from './static/driver.js';
 import { quantizeWeightsInParallel } from './parallel.js';
@@ -78,12 +78,23 @@ export function loadsInOnnxruntime(inPath: string): (tmpPath: string) => Promise
   return async (tmpPath) => {
     // Loaded here, not at start-up: quantize itself never needs onnxruntime otherwise.
     const { openSession } = await import('../runtime/session.js');
+    // onnxruntime loads the written file's own bytes, its large weights as external data pointing
+    // back into that file (mapped, not copied: the copy was most of the check's time). Graph,
+    // schemas, attributes, types and every tensor's length against its shape are checked alike.
+    let skeleton: ReturnType<typeof writeSkeletonFile>;
     try {
-      const { session } = await openSession(tmpPath, { threads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4, loadCheckOnly: true });
+      skeleton = writeSkeletonFile(tmpPath);
+    } catch (e) {
+      throw new UserError(`${inPath}: the quantized model written is not readable protobuf (${(e as Error).message}); nothing written`);
+    }
+    try {
+      const { session } = await openSession(skeleton?.path ?? tmpPath, { threads: 1, graphOptimizationLevel: 'disabled', logSeverityLevel: 4, loadCheckOnly: true });
       await session.release();
     } catch (e) {
       const reason = (e as Error).message.replace(/^.*onnxruntime cannot load this model: /, '');
       throw new UserError(`${inPath}: onnxruntime refuses the quantized model (${reason}); nothing written. Does the input itself load (distillery eval or bench on it)?`);
+    } finally {
+      skeleton?.remove();
     }
   };
 }
