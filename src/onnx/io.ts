@@ -374,13 +374,55 @@ export function encodeVarint(value: number): Uint8Array {
 function writeFileSynced(path: string, pieces: Uint8Array[]): void {
   const fd = openSync(path, 'w');
   try {
-    for (const bytes of pieces) {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
-    }
+    const out = new StagedWriter(fd);
+    for (const bytes of pieces) out.write(bytes);
+    out.flush();
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Sequential writes through one reused 512 KiB buffer. On VMs with costly first access to user
+ * memory (measured on the project's Firecracker VM) the kernel reading a freshly written
+ * multi-MiB buffer took ~10 us per 4 KiB page: 105 MB of int8 weights written straight from
+ * their own arrays took 250-290 ms, copied through this buffer 27 ms. Buffers of 2 MiB and up
+ * were as slow as writing directly, so it stays small.
+ */
+class StagedWriter {
+  private static buffer: Uint8Array | undefined;
+  private readonly stage = (StagedWriter.buffer ??= new Uint8Array(512 << 10));
+  private fill = 0;
+
+  constructor(private readonly fd: number) {}
+
+  write(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) {
+      const n = Math.min(this.stage.length - this.fill, bytes.length - off);
+      this.stage.set(bytes.subarray(off, off + n), this.fill);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.stage.length) this.flush();
+    }
+  }
+
+  /** `n` zero bytes. */
+  pad(n: number): void {
+    for (let left = n; left > 0; ) {
+      const k = Math.min(this.stage.length - this.fill, left);
+      this.stage.fill(0, this.fill, this.fill + k);
+      this.fill += k;
+      left -= k;
+      if (this.fill === this.stage.length) this.flush();
+    }
+  }
+
+  flush(): void {
+    let off = 0;
+    while (off < this.fill) off += writeSync(this.fd, this.stage, off, this.fill - off);
+    this.fill = 0;
   }
 }
 
@@ -389,13 +431,13 @@ function writeExternalData(model: ModelProto, file: string, location: string, th
   const fd = openSync(file, 'w');
   let offset = 0;
   try {
+    const out = new StagedWriter(fd);
     for (const t of allTensors(model)) {
       const raw = t.rawData;
       if (!raw || raw.length < threshold) continue;
       const aligned = Math.ceil(offset / 4096) * 4096;
-      if (aligned > offset) writeSync(fd, new Uint8Array(aligned - offset), 0, aligned - offset, offset);
-      let off = 0;
-      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off, aligned + off);
+      out.pad(aligned - offset);
+      out.write(raw);
       const saved = { rawData: t.rawData, dataLocation: t.dataLocation, externalData: t.externalData };
       restore.push(() => Object.assign(t, saved));
       t.rawData = new Uint8Array(0);
@@ -408,6 +450,7 @@ function writeExternalData(model: ModelProto, file: string, location: string, th
       ];
       offset = aligned + raw.length;
     }
+    out.flush();
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -47,6 +47,7 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const { force, allowEmpty, externalData, onCalibrationProgress, threads, ...quantizeOptions } = options;
   // 0 as in every command: the default (here 1 thread).
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new UserError(`--threads ${threads}: expected a non-negative integer (0: the default)`);
+  const started = performance.now();
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Before any work: a different config/tokenizer already next to the output is refused unless forced.
   const companions = await planCompanionFiles(inPath, outPath, force ?? false);
@@ -54,6 +55,7 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
   const bytesBefore = await bytesOnDisk(inPath, model);
+  const loaded = performance.now();
   // With --threads, large weights are quantized on that many threads first (dynamic mode); the driver then takes the results.
   const weightQuantizer =
     quantizeOptions.mode !== 'static' && (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
@@ -63,10 +65,21 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
       : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
-  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify: loadsInOnnxruntime(inPath) });
+  const quantizedAt = performance.now();
+  const check = loadsInOnnxruntime(inPath);
+  let checkMs = 0;
+  const verify = async (tmpPath: string) => {
+    const t = performance.now();
+    await check(tmpPath);
+    checkMs = performance.now() - t;
+  };
+  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify });
+  const savedAt = performance.now();
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
   await writeCompanionFiles(companions);
   report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions: writtenCompanions(companions) };
+  const ms = (x: number) => Math.round(x);
+  report.timings = { loadMs: ms(loaded - started), quantizeMs: ms(quantizedAt - loaded), writeMs: ms(savedAt - quantizedAt - checkMs), checkMs: ms(checkMs), totalMs: ms(performance.now() - started) };
   return report;
 }
 

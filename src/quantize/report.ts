@@ -68,6 +68,12 @@ export interface QuantizeReport {
   /** Set by quantizeFile: bytes on disk (model file plus external data). */
   /** Sizes, and the config/tokenizer files copied next to the output. */
   files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };
+  /**
+   * Set by quantizeFile: wall milliseconds of each step. load: the model's structure (weights stay
+   * on disk); quantize: reading the weights and quantizing them; write: encoding and writing the
+   * temporary file (fsync and the rename included); check: onnxruntime loading it before the rename.
+   */
+  timings?: { loadMs: number; quantizeMs: number; writeMs: number; checkMs: number; totalMs: number };
 }
 
 export function skippedDecisions(report: QuantizeReport): Extract<NodeDecision, { status: 'skipped' }>[] {
