@@ -161,7 +161,18 @@ export interface SaveOptions {
    * renamed to `path`; throwing leaves nothing behind. quantize loads it in onnxruntime here.
    */
   verify?: (tmpPath: string) => Promise<void>;
+  /**
+   * Tensor bytes computed while the file is written, keyed by the tensor's raw_data buffer (a
+   * placeholder of the right length, never read): the function hands the real bytes to `write`,
+   * in order. quantize uses it so that 100 MB of int8 weights never sit in fresh memory, which
+   * on VMs with slow page faults cost more than quantizing them. Each must be written exactly
+   * once (raw_data of at least 64 KiB, the whole buffer), or nothing is written.
+   */
+  deferred?: Map<ArrayBufferLike, DeferredBytes>;
 }
+
+/** See SaveOptions.deferred. */
+export type DeferredBytes = (write: (bytes: Uint8Array) => void) => void;
 
 export interface SavedModel {
   path: string;
@@ -227,10 +238,13 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
       }
       tmpData = dataPath + tmpTag;
       untrack.push(trackTempFile(tmpData));
-      externalBytes = writeExternalData(model, tmpData, basename(dataPath), threshold, restore);
+      externalBytes = writeExternalData(model, tmpData, basename(dataPath), threshold, restore, opts.deferred);
     }
     const pieces = encodeModelPieces(model);
-    writeFileSynced(tmpModel, pieces);
+    writeFileSynced(tmpModel, pieces, opts.deferred);
+    for (const produce of opts.deferred?.values() ?? []) {
+      if (!written.has(produce)) throw new Error('internal: a deferred tensor was not written (its placeholder was copied or is under 64 KiB)');
+    }
     if (tmpData && dataPath) await rename(tmpData, dataPath);
     if (opts.verify) {
       try {
@@ -371,10 +385,10 @@ export function encodeVarint(value: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-function writeFileSynced(path: string, pieces: Uint8Array[]): void {
+function writeFileSynced(path: string, pieces: Uint8Array[], deferred?: Map<ArrayBufferLike, DeferredBytes>): void {
   const fd = openSync(path, 'w');
   try {
-    const out = new StagedWriter(fd);
+    const out = new StagedWriter(fd, deferred);
     for (const bytes of pieces) out.write(bytes);
     out.flush();
     fsyncSync(fd);
@@ -390,14 +404,37 @@ function writeFileSynced(path: string, pieces: Uint8Array[]): void {
  * their own arrays took 250-290 ms, copied through this buffer 27 ms. Buffers of 2 MiB and up
  * were as slow as writing directly, so it stays small.
  */
+/** Deferred tensors already written (a WeakSet: each function belongs to one save). */
+const written = new WeakSet<DeferredBytes>();
+
 class StagedWriter {
   private static buffer: Uint8Array | undefined;
   private readonly stage = (StagedWriter.buffer ??= new Uint8Array(512 << 10));
   private fill = 0;
 
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly deferred?: Map<ArrayBufferLike, DeferredBytes>,
+  ) {}
 
   write(bytes: Uint8Array): void {
+    const produce = this.deferred?.get(bytes.buffer);
+    if (produce && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return this.produce(produce, bytes.length);
+    this.copy(bytes);
+  }
+
+  private produce(produce: DeferredBytes, length: number): void {
+    if (written.has(produce)) throw new Error('internal: a deferred tensor is written twice');
+    let n = 0;
+    produce((bytes) => {
+      n += bytes.length;
+      this.copy(bytes);
+    });
+    if (n !== length) throw new Error(`internal: a deferred tensor wrote ${n} bytes for ${length}`);
+    written.add(produce);
+  }
+
+  private copy(bytes: Uint8Array): void {
     let off = 0;
     while (off < bytes.length) {
       const n = Math.min(this.stage.length - this.fill, bytes.length - off);
@@ -427,11 +464,11 @@ class StagedWriter {
 }
 
 /** Moves large tensors' bytes to `file` (aligned to 4 KiB as onnx does) and points the tensors at it. */
-function writeExternalData(model: ModelProto, file: string, location: string, threshold: number, restore: Array<() => void>): number {
+function writeExternalData(model: ModelProto, file: string, location: string, threshold: number, restore: Array<() => void>, deferred?: Map<ArrayBufferLike, DeferredBytes>): number {
   const fd = openSync(file, 'w');
   let offset = 0;
   try {
-    const out = new StagedWriter(fd);
+    const out = new StagedWriter(fd, deferred);
     for (const t of allTensors(model)) {
       const raw = t.rawData;
       if (!raw || raw.length < threshold) continue;

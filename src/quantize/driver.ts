@@ -55,8 +55,11 @@ export interface QuantizeSource {
   weightQuantizer?: WeightQuantizer;
 }
 
-/** How the driver turns one float weight into int8: `tensor` is the float TensorProto (maybe external data). */
-export type WeightQuantizer = (name: string, tensor: TensorProto, dims: number[], spec: QuantSpec, axis: number | undefined) => QuantizedWeight;
+/**
+ * How the driver turns one float weight into int8: `tensor` is the float TensorProto (maybe
+ * external data); `transposed`: the driver stores a transposed copy of the result's data.
+ */
+export type WeightQuantizer = (name: string, tensor: TensorProto, dims: number[], spec: QuantSpec, axis: number | undefined, transposed: boolean) => QuantizedWeight;
 
 /**
  * Quantizes a model in memory. The input model is not modified: the result shares the
@@ -263,7 +266,7 @@ class QuantizeSession implements PlanContext, RewriteContext {
     try {
       const spec = { type: o.weightType, symmetric: o.symmetric, reduceRange: o.reduceRange };
       q = this.weightQuantizer
-        ? this.weightQuantizer(name, tensor, dims, spec, axis)
+        ? this.weightQuantizer(name, tensor, dims, spec, axis, Boolean(request.transpose))
         : quantizeWeight(name, tensorFloatSource(tensor, this.baseDir, this.label), dims, spec, axis);
     } catch (e) {
       if (e instanceof UserError) throw new UserError(`${this.label}: ${e.message}`);

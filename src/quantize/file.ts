@@ -6,6 +6,7 @@ import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalD
 import { quantizeModel } from './driver.js';
 import { quantizeModelStatic } from './static/driver.js';
 import { quantizeWeightsInParallel } from './parallel.js';
+import { DeferredWeights } from './deferred.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
 
@@ -57,12 +58,14 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const bytesBefore = await bytesOnDisk(inPath, model);
   const loaded = performance.now();
   // With --threads, large weights are quantized on that many threads first (dynamic mode); the driver then takes the results.
-  const weightQuantizer =
+  const parallel =
     quantizeOptions.mode !== 'static' && (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
+  // Otherwise large weights get their int8 values as the file is written (see deferred.ts).
+  const deferral = quantizeOptions.mode !== 'static' && !parallel ? new DeferredWeights({ label: inPath, baseDir }) : undefined;
   const { model: quantized, report } =
     quantizeOptions.mode === 'static'
       ? await quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
-      : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer });
+      : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer: parallel ?? deferral?.quantizer });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const quantizedAt = performance.now();
@@ -73,7 +76,8 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
     await check(tmpPath);
     checkMs = performance.now() - t;
   };
-  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify });
+  const deferred = deferral?.bytes(quantized, report);
+  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify, deferred });
   const savedAt = performance.now();
   const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
   await writeCompanionFiles(companions);

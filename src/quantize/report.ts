@@ -70,8 +70,9 @@ export interface QuantizeReport {
   files?: { input: string; output: string; bytesBefore: number; bytesAfter: number; ratio: number; companions: string[] };
   /**
    * Set by quantizeFile: wall milliseconds of each step. load: the model's structure (weights stay
-   * on disk); quantize: reading the weights and quantizing them; write: encoding and writing the
-   * temporary file (fsync and the rename included); check: onnxruntime loading it before the rename.
+   * on disk); quantize: reading the weights, their ranges, the rewritten graph (small weights
+   * quantized here); write: the temporary file, large weights quantized into it as it is written
+   * (fsync and the rename included); check: onnxruntime loading it before the rename.
    */
   timings?: { loadMs: number; quantizeMs: number; writeMs: number; checkMs: number; totalMs: number };
 }

@@ -43,15 +43,29 @@ const ROUND_MAGIC = 6755399441055744;
  */
 export function quantizeWeight(name: string, values: Float32Array | FloatSource, dims: readonly number[], spec: QuantSpec, axis?: number): QuantizedWeight {
   const source = values instanceof Float32Array ? arraySource(values) : values;
-  const n = source.length;
-  if (n >= WARM_UP_FROM && !warmedUp) warmUpKernels();
-  const range = quantRange(spec);
-  const channels = axis === undefined ? 1 : dims[axis]!;
-  // Flat index i belongs to channel floor(i / inner) % channels; inner 1 means the last axis.
-  const inner = axis === undefined ? 1 : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const lastAxis = axis !== undefined && inner === 1 && channels > 1;
-  const unit = axis === undefined ? 1 : lastAxis ? channels : inner;
+  const ranges = weightRanges(name, source, dims, spec, axis);
+  // Computed in an Int8Array either way (one monomorphic store; uint8 values keep their bit
+  // pattern) and viewed as Uint8Array for uint8.
+  const q8 = new Int8Array(source.length);
+  const error = quantizeWithRanges(name, source, ranges, q8);
+  const data = spec.type === 'int8' ? q8 : new Uint8Array(q8.buffer);
+  return { data, dims: [...dims], scales: ranges.scales, zeroPoints: ranges.zeroPoints, axis, ...error };
+}
 
+/** The first pass of quantizeWeight: a weight's scales and zero points, and how its values map to channels. */
+export interface WeightRanges {
+  dims: number[];
+  spec: QuantSpec;
+  axis: number | undefined;
+  scales: Float32Array;
+  zeroPoints: Int32Array;
+}
+
+/** Pass one: each channel's range, as scale and zero point. Inf is a UserError naming the tensor (NaN shows in pass two). */
+export function weightRanges(name: string, source: FloatSource, dims: readonly number[], spec: QuantSpec, axis?: number): WeightRanges {
+  if (source.length >= WARM_UP_FROM && !warmedUp) warmUpKernels();
+  const range = quantRange(spec);
+  const { channels, inner, lastAxis, unit } = layout(dims, axis);
   const mins = new Float64Array(channels).fill(Infinity);
   const maxs = new Float64Array(channels).fill(-Infinity);
   source.forEachChunk(unit, (chunk, start) => {
@@ -72,25 +86,60 @@ export function quantizeWeight(name: string, values: Float32Array | FloatSource,
     scales[c] = p.scale;
     zeroPoints[c] = p.zeroPoint;
   }
+  return { dims: [...dims], spec, axis, scales, zeroPoints };
+}
 
-  // Computed in an Int8Array either way (one monomorphic store; uint8 values keep their bit
-  // pattern) and viewed as Uint8Array for uint8.
-  const q8 = new Int8Array(n);
+/**
+ * Pass two: quantizes `source` with `ranges` into `target`: the whole tensor's int8 buffer (uint8
+ * values keep their bit pattern), or a function handed each chunk's values in order with the flat
+ * index of its first value (one reused buffer: a chunk is only valid during its call). Returns
+ * the error.
+ */
+export function quantizeWithRanges(
+  name: string,
+  source: FloatSource,
+  ranges: WeightRanges,
+  target: Int8Array | ((chunk: Int8Array, start: number) => void),
+): { maxAbsError: number; sqnrDb: number } {
+  const into = target instanceof Int8Array ? target : undefined;
+  const { qmin, qmax } = quantRange(ranges.spec);
+  const { channels, inner, lastAxis, unit } = layout(ranges.dims, ranges.axis);
   const stats = new Float64Array(3); // sum w^2, sum err^2, max |err|
-  const zpF = Float64Array.from(zeroPoints);
-  const scaleF = Float64Array.from(scales);
+  const zpF = Float64Array.from(ranges.zeroPoints);
+  const scaleF = Float64Array.from(ranges.scales);
   source.forEachChunk(unit, (chunk, start) => {
-    if (axis === undefined) return quantizeRun(chunk, 0, chunk.length, q8, start, scaleF[0]!, zpF[0]!, range.qmin, range.qmax, stats);
-    if (lastAxis) return quantizeRows(chunk, q8, start, channels, scaleF, zpF, range.qmin, range.qmax, stats);
-    for (let s = 0; s < chunk.length; s += inner) {
-      const c = ((start + s) / inner) % channels;
-      quantizeRun(chunk, s, s + inner, q8, start, scaleF[c]!, zpF[c]!, range.qmin, range.qmax, stats);
+    // Offsets into `out`: the whole tensor's (at start) or a chunk buffer's own (at 0).
+    const out = into ?? chunkBuffer(chunk.length);
+    const at = into ? start : 0;
+    if (ranges.axis === undefined) quantizeRun(chunk, 0, chunk.length, out, at, scaleF[0]!, zpF[0]!, qmin, qmax, stats);
+    else if (lastAxis) quantizeRows(chunk, out, at, channels, scaleF, zpF, qmin, qmax, stats);
+    else {
+      for (let s = 0; s < chunk.length; s += inner) {
+        const c = ((start + s) / inner) % channels;
+        quantizeRun(chunk, s, s + inner, out, at, scaleF[c]!, zpF[c]!, qmin, qmax, stats);
+      }
     }
+    if (!into) (target as (chunk: Int8Array, start: number) => void)(out.subarray(0, chunk.length), start);
   });
   // Comparisons skip NaN, so a NaN weight shows up only here, as a NaN error sum.
   if (stats[1] !== stats[1]) throwNonFinite(name, source);
-  const data = spec.type === 'int8' ? q8 : new Uint8Array(q8.buffer);
-  return { data, dims: [...dims], scales, zeroPoints, axis, maxAbsError: stats[2]!, sqnrDb: sqnrDb(stats[0]!, stats[1]!) };
+  return { maxAbsError: stats[2]!, sqnrDb: sqnrDb(stats[0]!, stats[1]!) };
+}
+
+/** Flat index i belongs to channel floor(i / inner) % channels; inner 1 means the last axis. */
+function layout(dims: readonly number[], axis: number | undefined) {
+  const channels = axis === undefined ? 1 : dims[axis]!;
+  const inner = axis === undefined ? 1 : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const lastAxis = axis !== undefined && inner === 1 && channels > 1;
+  const unit = axis === undefined ? 1 : lastAxis ? channels : inner;
+  return { channels, inner, lastAxis, unit };
+}
+
+let chunkOut: Int8Array | undefined;
+/** One reused output buffer for chunked quantization (fresh pages are slow on some VMs). */
+function chunkBuffer(values: number): Int8Array {
+  if (!chunkOut || chunkOut.length < values) chunkOut = new Int8Array(values);
+  return chunkOut;
 }
 
 /** Tensors this large start with optimized kernels (see warmUpKernels). */
