@@ -8,7 +8,7 @@ import { DeferredWeights } from '../src/quantize/deferred.js';
 import { quantizeFile, quantizeModel, type QuantizeOptions } from '../src/quantize/index.js';
 import { useTempDir } from './shared-fixtures.js';
 
-const N = 1024; // 1024 x 1024 = 1M values: past the deferral threshold
+const N = 1024; // 1024 x 1024 = 1M values: past the deferral threshold (64 Ki values)
 
 /** x [1, N] -> MatMul W1 [N, N] -> Gemm (transB=1) W2 [N, N] + C -> y: one weight stored as is, one transposed in qdq/qoperator. */
 function model(nan = false): ModelProto {

@@ -350,13 +350,16 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return writer.finish();
 }
 
+/** raw_data of this many bytes and more is written from its own buffer (see encodeModelPieces). */
+export const MIN_PIECE_BYTES = 64 << 10;
+
 /**
  * The encoded model as consecutive pieces: large initializers' raw_data are their own buffers
  * (no copy into one big output buffer, which for a large model doubles memory and, on VMs where
  * fresh pages are slow, dominates save time). Decodes to the same model as encodeModel's bytes;
  * only the order of fields differs (the graph, and raw_data inside tensors, come last).
  */
-export function encodeModelPieces(model: ModelProto, minPieceBytes = 64 << 10): Uint8Array[] {
+export function encodeModelPieces(model: ModelProto, minPieceBytes = MIN_PIECE_BYTES): Uint8Array[] {
   const g = model.graph;
   const big = (t: TensorProto) => (t.rawData?.length ?? 0) >= minPieceBytes;
   if (!g || !(g.initializer ?? []).some(big)) return [encodeModel(model)];

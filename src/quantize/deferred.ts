@@ -1,13 +1,11 @@
 import { UserError } from '../errors.js';
-import { elementCount, type DeferredBytes, type ModelProto } from '../onnx/index.js';
+import { elementCount, MIN_PIECE_BYTES, type DeferredBytes, type ModelProto } from '../onnx/index.js';
 import type { WeightQuantizer } from './driver.js';
 import { tensorFloatSource } from './float-source.js';
 import type { QuantizeReport } from './report.js';
 import { quantizeWeight, quantizeWithRanges, weightRanges, type WeightRanges } from './weights.js';
 import type { FloatSource } from './weights.js';
 
-/** Smaller weights are quantized at once: deferring them saves little, and saveModel only defers raw_data of 64 KiB and up. */
-const MIN_DEFERRED_BYTES = 1 << 20;
 
 interface Job {
   name: string;
@@ -32,8 +30,8 @@ export class DeferredWeights {
   /** The driver's WeightQuantizer: defers what it can (large weights stored as they are), quantizes the rest at once. */
   readonly quantizer: WeightQuantizer = (name, tensor, dims, spec, axis, transposed) => {
     const source = tensorFloatSource(tensor, this.source.baseDir, this.source.label);
-    // A transposed copy would read the placeholder: those are quantized now.
-    if (transposed || elementCount(dims) < MIN_DEFERRED_BYTES) return quantizeWeight(name, source, dims, spec, axis);
+    // A transposed copy would read the placeholder, and saveModel defers only raw_data written as its own piece: those are quantized now.
+    if (transposed || elementCount(dims) < MIN_PIECE_BYTES) return quantizeWeight(name, source, dims, spec, axis);
     const ranges = weightRanges(name, source, dims, spec, axis);
     const placeholder = new Int8Array(source.length);
     this.jobs.push({ name, source, ranges, placeholder });

@@ -4,7 +4,6 @@ import { ExitCode, UserError } from '../errors.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalData, saveModel, withOutputDir, writeFileAtomic, writeSkeletonFile, type ModelProto } from '../onnx/index.js';
 import { quantizeModel } from './driver.js';
-import { quantizeModelStatic } from './static/driver.js';
 import { quantizeWeightsInParallel } from './parallel.js';
 import { DeferredWeights } from './deferred.js';
 import type { QuantizeOptions } from './options.js';
@@ -64,7 +63,8 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   const deferral = quantizeOptions.mode !== 'static' && !parallel ? new DeferredWeights({ label: inPath, baseDir }) : undefined;
   const { model: quantized, report } =
     quantizeOptions.mode === 'static'
-      ? await quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
+      ? // Loaded only here: calibration brings onnxruntime, the tokenizers and the dataset readers.
+        await (await import('./static/driver.js')).quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
       : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer: parallel ?? deferral?.quantizer });
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk

@@ -4,9 +4,11 @@ import { UserError } from '../errors.js';
 import { DataType, elementCount, tensorDims, tensorToFloat32, type TensorProto } from '../onnx/index.js';
 import { arraySource, type FloatSource } from './weights.js';
 
-// 16 MiB: every matrix of a BERT-base (up to 768 x 3072) fits in one chunk, so the second pass
-// over it reads nothing (see `held`); only embedding tables are read twice.
-const CHUNK_VALUES = 1 << 22;
+// 1 MiB. quantizeFile makes the two passes over a large weight at different times (ranges while
+// the graph is rewritten, values while the file is written: see deferred.ts), so a chunk that
+// holds a whole tensor (`held`) saves a read only for small weights; a 16 MiB buffer cost ~4k
+// page faults (~60 ms on the project's VM) for nothing.
+const CHUNK_VALUES = 1 << 18;
 let scratch: Float32Array | undefined;
 /** The source whose whole tensor the scratch buffer holds, if any (a source is one tensor of one call). */
 let held: object | undefined;
