@@ -46,6 +46,15 @@ function feeds(batch: number, seq: number, vocab: number): Record<string, ort.Te
   };
 }
 
+/** `distillery quantize --json` timings (docs/commands/quantize.md). */
+interface Timings {
+  loadMs: number;
+  quantizeMs: number;
+  writeMs: number;
+  checkMs: number;
+  totalMs: number;
+}
+
 interface Timed {
   label: string;
   session: ort.InferenceSession;
@@ -117,13 +126,15 @@ async function mainBench(): Promise<void> {
     const int8Path = join(dir, 'bert-base-int8.onnx');
     /** One CLI run (child process): wall ms, peak RSS (kB), the JSON report. */
     const quantizeOnce = (threads: number) => {
-      const cmdArgs = [...(useTime ? ['-f', 'maxrss_kb=%M cpu_s=%U %S', process.execPath] : []), cli, 'quantize', fp32Path, '-o', int8Path, '--json', '--force', '--threads', String(threads)];
+      const cmdArgs = [...(useTime ? ['-f', 'maxrss_kb=%M faults=%R cpu_s=%U %S', process.execPath] : []), cli, 'quantize', fp32Path, '-o', int8Path, '--json', '--force', '--threads', String(threads)];
       const t0 = performance.now();
       const child = spawnSync(cmd, cmdArgs, { encoding: 'utf8', maxBuffer: 64 << 20 });
       const ms = performance.now() - t0;
       if (child.status !== 0) throw new Error(`quantize failed (${child.status}): ${child.stderr}`);
       const rssKb = Number(/maxrss_kb=(\d+)/.exec(child.stderr ?? '')?.[1] ?? NaN);
-      return { ms, rssKb, cpu: cpuSeconds(child.stderr ?? ''), report: JSON.parse(child.stdout) as { files: { bytesAfter: number; ratio: number }; tensors: unknown[] } };
+      const faults = Number(/faults=(\d+)/.exec(child.stderr ?? '')?.[1] ?? NaN);
+      const report = JSON.parse(child.stdout) as { files: { bytesAfter: number; ratio: number }; tensors: unknown[]; timings: Timings };
+      return { ms, rssKb, faults, cpu: cpuSeconds(child.stderr ?? ''), report };
     };
     // Each round: cp, then quantize with one and two threads, so load drift on a shared machine hits all alike.
     const runs: Record<number, Array<ReturnType<typeof quantizeOnce>>> = { 1: [], 2: [] };
@@ -156,8 +167,21 @@ async function mainBench(): Promise<void> {
       console.log(`peak RSS / model size           ${rssRatio.toFixed(2)}x   (goal <= 2.5x: ${rssRatio <= 2.5 ? 'met' : 'NOT met'})`);
     }
     console.log(`output                          ${mib(report.files.bytesAfter)} (${report.files.ratio.toFixed(3)} of fp32), ${report.tensors.length} tensors quantized`);
+    // Where the wall time of a --threads 1 run goes (medians over rounds; from the CLI's own --json timings).
+    const phase = (f: (r: ReturnType<typeof quantizeOnce>) => number) => median(runs[1]!.map(f));
+    const startup = phase((r) => r.ms - r.report.timings.totalMs);
+    const phases: Array<[string, number]> = [
+      ['start-up + exit', startup],
+      ['load (structure)', phase((r) => r.report.timings.loadMs)],
+      ['quantize (ranges, graph)', phase((r) => r.report.timings.quantizeMs)],
+      ['write (int8 values, fsync)', phase((r) => r.report.timings.writeMs)],
+      ['onnxruntime check', phase((r) => r.report.timings.checkMs)],
+    ];
+    console.log(`phases, --threads 1 (median ms)  ${phases.map(([k, v]) => `${k} ${v.toFixed(0)} (${(v / cpMs).toFixed(1)}x cp)`).join(', ')}`);
+    if (useTime) console.log(`minor page faults (median)      quantize ${phase((r) => r.faults)}, --threads 2 ${median(runs[2]!.map((r) => r.faults))}`);
 
-    // Where the time goes, in process (no node start-up): the same steps quantizeFile takes.
+    // The library path, in process (no node start-up): quantizeModel holds every int8 weight in
+    // memory, then saveModel writes them (quantizeFile instead computes large ones as it writes).
     t = performance.now();
     const lazy = await loadModelLazy(fp32Path);
     const loadMs = performance.now() - t;
@@ -167,7 +191,7 @@ async function mainBench(): Promise<void> {
     t = performance.now();
     const saved = await saveModel(q, join(dir, 'again-int8.onnx'));
     const saveMs = performance.now() - t;
-    console.log(`  in process: load structure ${loadMs.toFixed(0)} ms, quantize (reads the weights) ${qMs.toFixed(0)} ms, save ${saveMs.toFixed(0)} ms (${mib(saved.bytes)})`);
+    console.log(`library, in process              load structure ${loadMs.toFixed(0)} ms, quantizeModel (int8 in memory) ${qMs.toFixed(0)} ms, saveModel ${saveMs.toFixed(0)} ms (${mib(saved.bytes)}, no onnxruntime check)`);
 
     if (flag('--skip-latency')) return;
     console.log('');
