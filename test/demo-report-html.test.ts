@@ -50,7 +50,7 @@ describe('report.html', () => {
         figs.map((f) => {
           const svg = f.querySelector('svg')!;
           const box = svg.getBoundingClientRect();
-          const path = f.querySelector('path.series') as SVGPathElement | null;
+          const path = f.querySelector('path.series') as { getTotalLength(): number } | null;
           return {
             id: f.id,
             width: box.width,

@@ -251,7 +251,7 @@ describe('quantizeModel edge cases on hand-built graphs', () => {
         const withC = cDims !== undefined;
         const m = matmulGraph((b, x) => {
           const w = b.initializer('W', randomMatrix(rng, 64 * 48), transB ? [48, 64] : [64, 48]);
-          const c = cDims ? [b.initializer('C', randomMatrix(rng, cDims.reduce((p, q) => p * q, 1)), [...cDims])] : [];
+          const c = cDims ? [b.initializer('C', randomMatrix(rng, (cDims as readonly number[]).reduce((p, q) => p * q, 1)), [...cDims])] : [];
           b.node('Gemm', [x, w, ...c], { outputs: ['y'], name: 'gemm', attrs: { transB, alpha: { float: alpha }, beta: { float: beta } } });
           b.output('y', DataType.FLOAT, [2, 48]);
         });

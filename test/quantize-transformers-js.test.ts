@@ -142,7 +142,7 @@ describe('distillery quantize --dtype (CLI)', () => {
       [['--dtype', 'q4', '--bits', '4'], /--bits does not combine with --dtype/],
       [['--dtype', 'fp16', '--fp16-target', 'gpu'], /--fp16-target gpu: expected cpu or any/],
     ] as const) {
-      const out = flags.includes('-o') ? [] : ['-o', join(root, 'refused')];
+      const out = (flags as readonly string[]).includes('-o') ? [] : ['-o', join(root, 'refused')];
       const r = await cli('quantize', model, ...out, ...flags);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(problem);
