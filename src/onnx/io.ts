@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
+import { close, closeSync, fsync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
 import { readFile, rename, rm, rmdir, stat, access, constants, mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
@@ -241,19 +241,26 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveOptio
       externalBytes = writeExternalData(model, tmpData, basename(dataPath), threshold, restore, opts.deferred);
     }
     const pieces = encodeModelPieces(model);
-    writeFileSynced(tmpModel, pieces, opts.deferred);
-    for (const produce of opts.deferred?.values() ?? []) {
-      if (!written.has(produce)) throw new Error('internal: a deferred tensor was not written (its placeholder was copied or is under 64 KiB)');
-    }
-    if (tmpData && dataPath) await rename(tmpData, dataPath);
-    if (opts.verify) {
-      try {
-        await opts.verify(tmpModel);
-      } catch (e) {
-        if (dataPath) await rm(dataPath, { force: true });
-        throw e;
+    // The fsync runs on libuv's thread pool while `verify` reads the file (from the page cache);
+    // the rename waits for both.
+    const synced = writeFileSyncing(tmpModel, pieces, opts.deferred);
+    try {
+      for (const produce of opts.deferred?.values() ?? []) {
+        if (!written.has(produce)) throw new Error('internal: a deferred tensor was not written (its placeholder was copied or is under 64 KiB)');
       }
+      if (tmpData && dataPath) await rename(tmpData, dataPath);
+      if (opts.verify) {
+        try {
+          await opts.verify(tmpModel);
+        } catch (e) {
+          if (dataPath) await rm(dataPath, { force: true });
+          throw e;
+        }
+      }
+    } finally {
+      await synced.catch(() => undefined);
     }
+    await synced;
     await rename(tmpModel, out);
     return {
       path: out,
@@ -388,10 +395,24 @@ export function encodeVarint(value: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-function writeFileSynced(path: string, pieces: Uint8Array[], deferred?: Map<ArrayBufferLike, DeferredBytes>): void {
+/** Writes `pieces` to `path` and resolves once they are on disk (fsync and close run off the main thread). */
+function writeFileSyncing(path: string, pieces: Uint8Array[], deferred?: Map<ArrayBufferLike, DeferredBytes>): Promise<void> {
   const fd = openSync(path, 'w');
   try {
     const out = new StagedWriter(fd, deferred);
+    for (const bytes of pieces) out.write(bytes);
+    out.flush();
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve()))).finally(() => new Promise<void>((done) => close(fd, () => done())));
+}
+
+function writeFileSynced(path: string, pieces: Uint8Array[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    const out = new StagedWriter(fd);
     for (const bytes of pieces) out.write(bytes);
     out.flush();
     fsyncSync(fd);
