@@ -52,8 +52,9 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Before any work: a different config/tokenizer already next to the output is refused unless forced.
   const companions = await planCompanionFiles(inPath, outPath, force ?? false);
-  // onnxruntime's set-up for the load check runs on another thread while this one quantizes.
-  const onnxruntimeReady = warmUpOnnxruntime();
+  // onnxruntime's set-up for the load check runs on another thread while this one quantizes
+  // (static mode opens sessions on this thread to calibrate: no use there).
+  const onnxruntimeReady = quantizeOptions.mode === 'static' ? undefined : warmUpOnnxruntime();
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
