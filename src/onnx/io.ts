@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { close, closeSync, fsync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
 import { readFile, rename, rm, rmdir, stat, access, constants, mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 import { UserError } from '../errors.js';
 import { GraphProtoType, ModelProtoType, TensorProtoType } from './schema.js';
 import type { GraphProto, ModelProto, TensorProto } from './proto.js';

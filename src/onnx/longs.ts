@@ -1,4 +1,7 @@
-import Long from 'long';
+import { createRequire } from 'node:module';
+
+// Required, not imported (see proto.ts).
+const Long = createRequire(import.meta.url)('long') as typeof import('long');
 import type { Int64 } from './proto.js';
 
 /** An int64 field as a JS number (exact up to 2^53; INT64_MAX/MIN saturate to +/-Infinity-free bounds). */

@@ -1,5 +1,9 @@
-import protobuf from 'protobufjs';
-import Long from 'long';
+import { createRequire } from 'node:module';
+
+// CommonJS packages, required rather than imported (see proto.ts).
+const require = createRequire(import.meta.url);
+const protobuf = require('protobufjs') as typeof import('protobufjs');
+const Long = require('long') as typeof import('long');
 
 /**
  * The ONNX protobuf schema as protobufjs reflection JSON.
