@@ -1,5 +1,6 @@
 import chalk from 'chalk';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from './commander.js';
 import type { DistillResult } from '../distill/options.js';
 import { formatBytes, formatTable, printJson, shownPath } from './output.js';
 import { distillFields, fieldsFromFlags, type DistillFields, type ResolvedFieldValues } from '../distill/recipe-fields.js';

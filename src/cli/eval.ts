@@ -1,4 +1,5 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from './commander.js';
 import { parseThreads, threadsHelp } from './threads.js';
 import chalk from 'chalk';
 import { UserError } from '../errors.js';

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import chalk from 'chalk';
 import { ExitCode, isUserError } from '../errors.js';
 import { registerCommands } from './commands.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from './commander.js';
 
 /** The same --threads in every command: 0 (or no flag) lets onnxruntime choose, one thread per core. */
 export const threadsHelp = 'onnxruntime intra-op threads (0 or omitted: onnxruntime chooses, one per core)';

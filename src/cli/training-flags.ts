@@ -1,7 +1,8 @@
 /**
  * Flags, progress line and summary shared by `distill` and `train` (same engine, same recipe).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from './commander.js';
 import { parseDatasetFormat, type DatasetFormat } from '../data/dataset.js';
 import type { DataSelection, TrainingEvent, TrainingRecipe, TrainingResult } from '../distill/options.js';
 import { fieldsFromFlags, trainingFields, type RecipeField, type ResolvedFieldValues, type TrainingFields } from '../distill/recipe-fields.js';
