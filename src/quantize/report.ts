@@ -71,8 +71,8 @@ export interface QuantizeReport {
   /**
    * Set by quantizeFile: wall milliseconds of each step. load: the model's structure (weights stay
    * on disk); quantize: reading the weights, their ranges, the rewritten graph (small weights
-   * quantized here); write: the temporary file, large weights quantized into it as it is written
-   * (fsync and the rename included); check: onnxruntime loading it before the rename.
+   * quantized here); write: the temporary file, large weights quantized into it as it is written,
+   * and the rename; check: onnxruntime loading it before the rename (the fsync runs meanwhile).
    */
   timings?: { loadMs: number; quantizeMs: number; writeMs: number; checkMs: number; totalMs: number };
 }
