@@ -174,8 +174,8 @@ async function mainBench(): Promise<void> {
       ['start-up + exit', startup],
       ['load (structure)', phase((r) => r.report.timings.loadMs)],
       ['quantize (ranges, graph)', phase((r) => r.report.timings.quantizeMs)],
-      ['write (int8 values)', phase((r) => r.report.timings.writeMs)],
-      ['onnxruntime check (+ fsync)', phase((r) => r.report.timings.checkMs)],
+      ['write (int8 values, rename)', phase((r) => r.report.timings.writeMs)],
+      ['onnxruntime check', phase((r) => r.report.timings.checkMs)],
     ];
     console.log(`phases, --threads 1 (median ms)  ${phases.map(([k, v]) => `${k} ${v.toFixed(0)} (${(v / cpMs).toFixed(1)}x cp)`).join(', ')}`);
     if (useTime) console.log(`minor page faults (median)      quantize ${phase((r) => r.faults)}, --threads 2 ${median(runs[2]!.map((r) => r.faults))}`);

@@ -72,7 +72,8 @@ export interface QuantizeReport {
    * Set by quantizeFile: wall milliseconds of each step. load: the model's structure (weights stay
    * on disk); quantize: reading the weights, their ranges, the rewritten graph (small weights
    * quantized here); write: the temporary file, large weights quantized into it as it is written,
-   * and the rename; check: onnxruntime loading it before the rename (the fsync runs meanwhile).
+   * the rest of its fsync (which runs during the check) and the rename; check: onnxruntime loading
+   * it before the rename.
    */
   timings?: { loadMs: number; quantizeMs: number; writeMs: number; checkMs: number; totalMs: number };
 }
