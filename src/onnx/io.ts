@@ -421,6 +421,9 @@ function writeFileSynced(path: string, pieces: Uint8Array[]): void {
   }
 }
 
+/** Deferred tensors already written (a WeakSet: each function belongs to one save). */
+const written = new WeakSet<DeferredBytes>();
+
 /**
  * Sequential writes through one reused 512 KiB buffer. On VMs with costly first access to user
  * memory (measured on the project's Firecracker VM) the kernel reading a freshly written
@@ -428,9 +431,6 @@ function writeFileSynced(path: string, pieces: Uint8Array[]): void {
  * their own arrays took 250-290 ms, copied through this buffer 27 ms. Buffers of 2 MiB and up
  * were as slow as writing directly, so it stays small.
  */
-/** Deferred tensors already written (a WeakSet: each function belongs to one save). */
-const written = new WeakSet<DeferredBytes>();
-
 class StagedWriter {
   private static buffer: Uint8Array | undefined;
   private readonly stage = (StagedWriter.buffer ??= new Uint8Array(512 << 10));
