@@ -98,8 +98,8 @@ describe('distill --augment', () => {
   const base = () => ['distill', '--teacher', join(fixtures, 'tiny-bert/model.onnx'), '--student-layers', '1', '--train', join(fixtures, 'data/spam-train.jsonl'), '--epochs', '1', '--threads', '1', '--json'];
   const trainTexts = readFileSync(join(fixtures, 'data/spam-train.jsonl'), 'utf8').trim().split('\n').length;
 
-  it('by default (auto) trains on the training texts plus two teacher-labelled copies of each, and says so', async () => {
-    const r = await cli(...base(), '-o', join(dir, 'auto/model.onnx'));
+  it('--augment auto trains on a small training set plus two teacher-labelled copies of each text, and says so', async () => {
+    const r = await cli(...base(), '--augment', 'auto', '-o', join(dir, 'auto/model.onnx'));
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.augmentation).toEqual({ copies: 2, rate: 0.3, examples: 2 * trainTexts, auto: true });
@@ -108,8 +108,9 @@ describe('distill --augment', () => {
     expect(j.unlabeledExamples).toBe(0);
   });
 
-  it('--augment 0 trains on the training texts alone; another count is a new teacher-logit cache entry', async () => {
-    const none = JSON.parse((await cli(...base(), '--augment', '0', '-o', join(dir, 'none/model.onnx'))).stdout);
+  it('by default trains on the training texts alone; another count is a new teacher-logit cache entry', async () => {
+    const none = JSON.parse((await cli(...base(), '-o', join(dir, 'none/model.onnx'))).stdout);
+    expect(none.augmentation).toEqual({ copies: 0, rate: 0.3, examples: 0, auto: false });
     expect(none.augmentation.examples).toBe(0);
     expect(none.examplesSeen).toBe(trainTexts);
     const one = JSON.parse((await cli(...base(), '--augment', '1', '--augment-rate', '0.5', '-o', join(dir, 'one/model.onnx'))).stdout);
@@ -119,7 +120,7 @@ describe('distill --augment', () => {
   });
 
   it('labels-only training makes no copies; asking for them there is refused', async () => {
-    const ce = JSON.parse((await cli(...base(), '--loss', 'ce', '-o', join(dir, 'ce/model.onnx'))).stdout);
+    const ce = JSON.parse((await cli(...base(), '--loss', 'ce', '--augment', 'auto', '-o', join(dir, 'ce/model.onnx'))).stdout);
     expect(ce.augmentation.examples).toBe(0);
     const refused = await cli(...base(), '--loss', 'ce', '--augment', '2', '-o', join(dir, 'ce2/model.onnx'));
     expect(refused.code).toBe(2);

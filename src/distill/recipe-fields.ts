@@ -149,7 +149,7 @@ export const distillFields = {
     help:
       'perturbed copies of each training text (words dropped, swapped, or replaced by other training words) that the teacher labels, soft targets only: ' +
       `a number, or auto (${autoAugmentCopies} when the training set has fewer than ${autoAugmentBelow.toLocaleString('en-US')} texts, where a teacher has memorised its answers; else 0)`,
-    default: 'auto',
+    default: 0,
     parse: (text: string) => {
       if (text === 'auto') return 'auto';
       const n = Number(text);
