@@ -119,6 +119,15 @@ describe('distill --augment', () => {
     expect(one.teacherLogits.examples).toBe(2 * trainTexts);
   });
 
+  it('--prune-vocab counts the training texts, not their copies', async () => {
+    const counts = async (augment: string, minCount: string) =>
+      JSON.parse((await cli(...base(), '--augment', augment, '--prune-vocab', minCount, '-o', join(dir, `pv-${augment}-${minCount}/model.onnx`))).stdout).prunedVocab.tokensAfter;
+    const once = await counts('0', '1');
+    const twice = await counts('0', '2');
+    expect(twice).toBeLessThan(once); // some tokens are used once: copies would lift them to 2 or more
+    expect(await counts('2', '2')).toBe(twice);
+  });
+
   it('labels-only training makes no copies; asking for them there is refused', async () => {
     const ce = JSON.parse((await cli(...base(), '--loss', 'ce', '--augment', 'auto', '-o', join(dir, 'ce/model.onnx'))).stdout);
     expect(ce.augmentation.examples).toBe(0);
