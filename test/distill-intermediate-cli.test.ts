@@ -52,7 +52,7 @@ afterAll(() => {
 
 const base = (out: string) => [
   'distill', '--teacher', teacherPath, '--student-config', 'layers=1,hidden=16,heads=2,ffn=32', '--train', trainPath, '--val', valPath,
-  '-o', out, '--epochs', '2', '--batch-size', '16', '--lr', '3e-3', '--threads', '1', '-q',
+  '-o', out, '--epochs', '2', '--batch-size', '16', '--lr', '3e-3', '--threads', '1', '--augment', '0', '-q',
 ];
 
 describe('distill --hidden-loss / --attention-loss', () => {

@@ -107,7 +107,10 @@ export function formatDistillReport(r: DistillResult): string {
     ],
   );
   const teacher = `teacher logits: ${r.teacherLogits.examples} examples${r.teacherLogits.cached ? ' (cached)' : ''} in ${r.teacherLogits.seconds.toFixed(1)}s` +
-    (r.unlabeledExamples ? `; ${r.unlabeledExamples} of them unlabeled (soft targets only)` : '');
+    (r.unlabeledExamples ? `; ${r.unlabeledExamples} of them unlabeled (soft targets only)` : '') +
+    (r.augmentation.examples
+      ? `; ${r.augmentation.examples} perturbed copies of the training texts (--augment ${r.augmentation.auto ? `auto: ${r.augmentation.copies}, a small training set` : r.augmentation.copies}, rate ${r.augmentation.rate})`
+      : '');
   const lines = [table, ''];
   const d = r.derivedStudent;
   if (d) {

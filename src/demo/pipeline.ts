@@ -95,6 +95,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       lr: 1e-3,
       temperature: 2,
       alpha: 0.5,
+      // The demo's recipe is fixed (docs/commands/demo.md shows its numbers), whatever the defaults.
+      augment: 0,
       maxLength: 128,
       seed: opts.seed ?? 0,
       threads: opts.threads,

@@ -21,6 +21,7 @@ import { argmaxRows } from '../eval/metrics.js';
 import { encodeModel, loadModel, modelStats, valueShape, type ModelProto } from '../onnx/index.js';
 import { feedPlanOf, Validation } from './loop.js';
 import {
+  resolveAugment,
   resolveIntermediate,
   resolveLossSpec,
   resolveRecipe,
@@ -37,6 +38,7 @@ import { runAndWrite } from './run-and-write.js';
 import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
 import { planIntermediate, TeacherIntermediates } from './intermediate.js';
 import { accuracyWarnings, majorityBaseline } from './sanity.js';
+import { augmentedSet, resolveAugmentCopies } from './augment.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
@@ -57,6 +59,12 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   const loss = resolveLossSpec(o);
   const teacherRun = resolveTeacherRun(o);
   const intermediateOptions = resolveIntermediate(o);
+  const augmentAsked = resolveAugment(o);
+  // The copies carry no label: without a teacher term they would teach nothing.
+  const teacherTerm = loss.kind !== 'ce' && !(loss.kind === 'kl' && loss.alpha === 0);
+  if (!teacherTerm && augmentAsked.augment !== 'auto' && augmentAsked.augment > 0) {
+    throw new UserError('--augment: the copies are labelled by the teacher only; with --loss ce (or --alpha 0) they would teach nothing');
+  }
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -181,7 +189,9 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   const valSet = o.val ? await readLabeledSet(o.val, o.dataset) : undefined;
   const transferSets: TextSet[] = [];
   for (const p of o.unlabeled ?? []) transferSets.push(await readUnlabeledSet(p, { textCol: o.dataset?.textCol }));
-  const sets = [trainSet, ...transferSets];
+  const augmentCopies = teacherTerm ? resolveAugmentCopies(augmentAsked.augment, trainSet.records.length) : 0;
+  const augmented = augmentCopies > 0 ? augmentedSet(trainSet, { copies: augmentCopies, rate: augmentAsked.rate, seed: recipe.seed }) : undefined;
+  const sets = [trainSet, ...transferSets, ...(augmented ? [augmented] : [])];
   const sameTokenizer = studentTok.fingerprint === teacherTok.tokenizer.fingerprint;
   const encodeAll = (tok: Tokenizer) => sets.flatMap((set) => encodeSet(set, tok, labels));
   const examples = encodeAll(studentTok);
@@ -189,7 +199,8 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   const valExamples = valSet ? encodeSet(valSet, studentTok, labels) : undefined;
   const teacherValExamples = valSet ? (sameTokenizer ? valExamples! : encodeSet(valSet, teacherTok.tokenizer, labels)) : undefined;
   for (const tok of sameTokenizer ? [studentTok] : [studentTok, teacherTok.tokenizer]) if (tok.truncationWarning) warn(tok.truncationWarning);
-  const unlabeledCount = examples.length - trainSet.records.length;
+  const augmentedCount = augmented?.records.length ?? 0;
+  const unlabeledCount = examples.length - trainSet.records.length - augmentedCount;
 
   // --prune-vocab: the vocabulary the training and unlabeled texts use (validation texts are
   // left out, so its accuracy after pruning shows what unseen texts get).
@@ -197,7 +208,7 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   if (o.pruneVocab) {
     const minCount = o.pruneVocab === true ? 1 : o.pruneVocab;
     if (!Number.isInteger(minCount) || minCount < 1) throw new UserError(`--prune-vocab: the minimum count must be a positive integer, got ${minCount}`);
-    pruning = await prepareVocabPruning(studentTok, usedTokenIds(examples, minCount), plan, { doLowerCase: studentTokConfig?.doLowerCase, stripAccents: studentTokConfig?.stripAccents });
+    pruning = await prepareVocabPruning(studentTok, usedTokenIds(examples.slice(0, examples.length - augmentedCount), minCount), plan, { doLowerCase: studentTokConfig?.doLowerCase, stripAccents: studentTokConfig?.stripAccents });
     configJson.vocab_size = pruning.plan.keptIds.length;
   }
   let prunedVocab: PrunedVocabSummary | undefined;
@@ -277,6 +288,7 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
         unlabeled: o.unlabeled ?? [],
         trainExamples: trainSet.records.length,
         unlabeledExamples: unlabeledCount,
+        augmentedExamples: augmentedCount,
         valExamples: valExamples?.length ?? 0,
         loss,
         ...(iplan ? { intermediate: iplan.description } : {}),
@@ -336,6 +348,7 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
     ...(studentEmbeddings ? { studentEmbeddings } : {}),
     ...(prunedVocab ? { prunedVocab } : {}),
     unlabeledExamples: unlabeledCount,
+    augmentation: { copies: augmentCopies, rate: augmentAsked.rate, examples: augmentedCount, auto: augmentAsked.augment === 'auto' },
     ...(iplan && teacherIntermediates
       ? { intermediate: { losses: iplan.description, layerMap: iplan.layerMap, cached: teacherIntermediates.cached, cacheBytes: teacherIntermediates.fullCacheBytes } }
       : {}),

@@ -173,6 +173,8 @@ export interface DistillResult extends TrainingResult {
   retention?: number;
   teacherLogits: { cached: boolean; seconds: number; examples: number };
   unlabeledExamples: number;
+  /** `--augment`: perturbed copies of the training texts the teacher labelled (0 copies: none made). */
+  augmentation: { copies: number; rate: number; examples: number; auto: boolean };
   /** The intermediate losses, when asked for; `cached`: the teacher's values fit the budget (`cacheBytes` for all examples). */
   intermediate?: { losses: string; layerMap: number[]; cached: boolean; cacheBytes: number };
 }
@@ -201,6 +203,12 @@ export function resolveLossSpec(o: Pick<DistillOptions, 'loss' | 'temperature' |
 export function resolveTeacherRun(o: Pick<DistillOptions, 'teacherBatchSize' | 'teacherCache'>): { batchSize: number; useCache: boolean } {
   const r = resolveFields(distillFields, { teacherBatchSize: o.teacherBatchSize, teacherCache: o.teacherCache }, (m) => new UserError(m));
   return { batchSize: r.teacherBatchSize, useCache: r.teacherCache };
+}
+
+/** `--augment` as asked (defaults and checks from `distillFields`); `resolveAugmentCopies` turns auto into a count. */
+export function resolveAugment(o: Pick<DistillOptions, 'augment' | 'augmentRate'>): { augment: number | 'auto'; rate: number } {
+  const r = resolveFields(distillFields, { augment: o.augment, augmentRate: o.augmentRate }, (m) => new UserError(m));
+  return { augment: r.augment, rate: r.augmentRate };
 }
 
 /** The intermediate losses asked for (defaults and checks from `distillFields`). */

@@ -14,6 +14,7 @@ import type { HiddenMetric } from '../autodiff/intermediate-loss.js';
 import type { LossKind } from '../autodiff/loss-graph.js';
 import type { OptimizerKind } from '../autodiff/optimizer-graph.js';
 import type { DecayKind } from './schedule.js';
+import { autoAugmentBelow, autoAugmentCopies } from './augment.js';
 
 export interface RecipeField<V, D extends V | undefined = V | undefined> {
   /** Commander's flag spelling, e.g. `--epochs <n>`, `--resume`, `--no-teacher-cache`. */
@@ -143,6 +144,21 @@ export const distillFields = {
   loss: choice<LossKind, LossKind>('--loss <kind>', 'kl (KD: alpha T^2 KL + (1 - alpha) CE), mse (on logits) or ce (hard labels only)', ['kl', 'mse', 'ce'], 'kl', ['kd']),
   temperature: num('--temperature <T>', 'softmax temperature of the KL term', 2, (x) => x > 0, '> 0'),
   alpha: num('--alpha <a>', 'weight of the teacher term (the hard-label term gets 1 - alpha)', 0.5, (x) => x >= 0 && x <= 1, 'in [0, 1]'),
+  augment: {
+    flag: '--augment <copies>',
+    help:
+      'perturbed copies of each training text (words dropped, swapped, or replaced by other training words) that the teacher labels, soft targets only: ' +
+      `a number, or auto (${autoAugmentCopies} when the training set has fewer than ${autoAugmentBelow.toLocaleString('en-US')} texts, where a teacher has memorised its answers; else 0)`,
+    default: 0,
+    parse: (text: string) => {
+      if (text === 'auto') return 'auto';
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 0) throw new Error('--augment must be auto or a non-negative integer');
+      return n;
+    },
+    check: (v: number | 'auto') => (v === 'auto' || (Number.isInteger(v) && v >= 0) ? undefined : `--augment must be auto or an integer >= 0, got ${String(v)}`),
+  } as RecipeField<number | 'auto', number | 'auto'>,
+  augmentRate: num('--augment-rate <p>', 'chance that each word of an --augment copy is perturbed', 0.3, (x) => x > 0 && x <= 1, 'in (0, 1]'),
   teacherBatchSize: int('--teacher-batch-size <n>', 'examples per teacher batch when computing its logits', 1, 64),
   teacherCache: { flag: '--no-teacher-cache', help: 'recompute the teacher logits even when cached', default: true } as RecipeField<boolean, boolean>,
   hiddenLoss: choice<'none' | HiddenMetric, 'none' | HiddenMetric>(

@@ -17,8 +17,8 @@ import { UserError } from '../errors.js';
 export interface TextSet {
   path: string;
   records: DatasetRecord[];
-  /** Column choices as read (part of the teacher-logit cache key). */
-  columns: { text: string; textPair?: string; label?: string };
+  /** Column choices as read, and how the texts were perturbed (`--augment`): part of the teacher-logit cache key. */
+  columns: { text: string; textPair?: string; label?: string; augment?: string };
   /** True for a transfer set: labels, if the file has any, are not used. */
   unlabeled: boolean;
 }
