@@ -6,7 +6,6 @@ import { allTensors, checkOutputPath, loadModelLazy, modelBaseDir, readExternalD
 import { quantizeModel } from './driver.js';
 import { quantizeWeightsInParallel } from './parallel.js';
 import { DeferredWeights } from './deferred.js';
-import { warmUpOnnxruntime } from '../runtime/warm-up.js';
 import type { QuantizeOptions } from './options.js';
 import { skipReasonCounts, type QuantizeReport } from './report.js';
 
@@ -52,9 +51,6 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   // Before any work: a different config/tokenizer already next to the output is refused unless forced.
   const companions = await planCompanionFiles(inPath, outPath, force ?? false);
-  // onnxruntime's set-up for the load check runs on another thread while this one quantizes
-  // (static mode opens sessions on this thread to calibrate: no use there).
-  const onnxruntimeReady = quantizeOptions.mode === 'static' ? undefined : warmUpOnnxruntime();
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
   const model = await loadModelLazy(inPath);
   const baseDir = modelBaseDir(inPath);
@@ -73,7 +69,7 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
   readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
   const quantizedAt = performance.now();
-  const check = loadsInOnnxruntime(inPath, onnxruntimeReady);
+  const check = loadsInOnnxruntime(inPath);
   let checkMs = 0;
   const verify = async (tmpPath: string) => {
     const t = performance.now();
@@ -95,9 +91,8 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
  * The written model must load in onnxruntime before it is renamed into place: our checker knows
  * the graph's structure, not every operator's schema (a corrupted op type or attribute).
  */
-export function loadsInOnnxruntime(inPath: string, onnxruntimeReady?: Promise<void>): (tmpPath: string) => Promise<void> {
+export function loadsInOnnxruntime(inPath: string): (tmpPath: string) => Promise<void> {
   return async (tmpPath) => {
-    await onnxruntimeReady; // see warmUpOnnxruntime
     // Loaded here, not at start-up: quantize itself never needs onnxruntime otherwise.
     const { openSession } = await import('../runtime/session.js');
     // onnxruntime loads the written file's own bytes, its large weights as external data pointing

@@ -4,7 +4,6 @@ import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.js';
 import { isNoWebgpuAdapter, resolveDevice, webgpuNoAdapterHint, type Device, type ResolvedDevice } from './device.js';
-import { identityModelBase64 } from './warm-up.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -92,9 +91,11 @@ let webgpuProbed = false;
  */
 function probeWebgpu(): void {
   if (webgpuProbed) return;
+  // A one-node graph (Identity on a float) as protobuf bytes: enough for session creation.
+  const identity = 'CAgSBXByb2JlOjkKGgoBeBIBeRoISWRlbnRpdHkiCElkZW50aXR5EgFnWgsKAXgSBgoECAESAGILCgF5EgYKBAgBEgBCAhAR';
   const script =
     `const ort = require(${JSON.stringify(createRequire(import.meta.url).resolve('onnxruntime-node'))});` +
-    `ort.InferenceSession.create(Buffer.from(${JSON.stringify(identityModelBase64)}, 'base64'), { executionProviders: ['webgpu'] })` +
+    `ort.InferenceSession.create(Buffer.from(${JSON.stringify(identity)}, 'base64'), { executionProviders: ['webgpu'] })` +
     `.then(() => process.stdout.write('ok'), (e) => process.stdout.write(String(e && e.message)));`;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
   if (isNoWebgpuAdapter(r.stdout ?? '')) throw new UserError(webgpuNoAdapterHint);
