@@ -134,6 +134,8 @@ describe('distill --augment', () => {
     const refused = await cli(...base(), '--loss', 'ce', '--augment', '2', '-o', join(dir, 'ce2/model.onnx'));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/--augment: .*teacher only.*--loss ce/);
+    const noTeacherTerm = await cli(...base(), '--loss', 'mse', '--alpha', '0', '--augment', '1', '-o', join(dir, 'mse0/model.onnx'));
+    expect(noTeacherTerm.code).toBe(2);
     const bad = await cli(...base(), '--augment', 'lots', '-o', join(dir, 'bad/model.onnx'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--augment must be auto or a non-negative integer/);

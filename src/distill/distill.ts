@@ -61,7 +61,7 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   const intermediateOptions = resolveIntermediate(o);
   const augmentAsked = resolveAugment(o);
   // The copies carry no label: without a teacher term they would teach nothing.
-  const teacherTerm = loss.kind !== 'ce' && !(loss.kind === 'kl' && loss.alpha === 0);
+  const teacherTerm = loss.kind !== 'ce' && (loss.alpha ?? 0.5) > 0;
   if (!teacherTerm && augmentAsked.augment !== 'auto' && augmentAsked.augment > 0) {
     throw new UserError('--augment: the copies are labelled by the teacher only; with --loss ce (or --alpha 0) they would teach nothing');
   }
@@ -191,6 +191,7 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   for (const p of o.unlabeled ?? []) transferSets.push(await readUnlabeledSet(p, { textCol: o.dataset?.textCol }));
   const augmentCopies = teacherTerm ? resolveAugmentCopies(augmentAsked.augment, trainSet.records.length) : 0;
   const augmented = augmentCopies > 0 ? augmentedSet(trainSet, { copies: augmentCopies, rate: augmentAsked.rate, seed: recipe.seed }) : undefined;
+  // The copies come last: --prune-vocab counts the examples before them.
   const sets = [trainSet, ...transferSets, ...(augmented ? [augmented] : [])];
   const sameTokenizer = studentTok.fingerprint === teacherTok.tokenizer.fingerprint;
   const encodeAll = (tok: Tokenizer) => sets.flatMap((set) => encodeSet(set, tok, labels));

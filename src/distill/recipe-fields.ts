@@ -147,7 +147,8 @@ export const distillFields = {
   augment: {
     flag: '--augment <copies>',
     help:
-      'perturbed copies of each training text (words dropped, swapped, or replaced by other training words) that the teacher labels, soft targets only: ' +
+      'perturbed copies of each training text (words dropped, swapped, or replaced by other training words) that the teacher labels, soft targets only; ' +
+      'for a student much smaller than its teacher on a small training set: ' +
       `a number, or auto (${autoAugmentCopies} when the training set has fewer than ${autoAugmentBelow.toLocaleString('en-US')} texts, where a teacher has memorised its answers; else 0)`,
     default: 0,
     parse: (text: string) => {
