@@ -6,7 +6,6 @@ import type { QuantizeReport } from './report.js';
 import { quantizeWeight, quantizeWithRanges, weightRanges, type WeightRanges } from './weights.js';
 import type { FloatSource } from './weights.js';
 
-
 interface Job {
   name: string;
   source: FloatSource;
