@@ -119,6 +119,18 @@ describe('distill --augment', () => {
     expect(one.teacherLogits.examples).toBe(2 * trainTexts);
   });
 
+  it('says when --augment-rate does nothing; the log counts every example and each kind apart', async () => {
+    const idle = JSON.parse((await cli(...base(), '--augment-rate', '0.5', '-o', join(dir, 'idle/model.onnx'))).stdout);
+    expect(idle.warnings).toContain('--augment-rate 0.5 has no effect: no --augment copies are made');
+    const out = join(dir, 'log/model.onnx');
+    const unlabeled = join(fixtures, 'data/spam-test.jsonl');
+    const unlabeledTexts = readFileSync(unlabeled, 'utf8').trim().split('\n').length;
+    const r = JSON.parse((await cli(...base(), '--augment', '1', '--unlabeled', unlabeled, '-o', out)).stdout);
+    const start = JSON.parse(readFileSync(`${out}.log.jsonl`, 'utf8').split('\n')[0]!);
+    expect(start).toMatchObject({ type: 'start', trainExamples: r.trainExamples, labelledExamples: trainTexts, unlabeledExamples: unlabeledTexts, augmentedExamples: trainTexts });
+    expect(r.trainExamples).toBe(2 * trainTexts + unlabeledTexts);
+  });
+
   it('--prune-vocab counts the training texts, not their copies', async () => {
     const counts = async (augment: string, minCount: string) =>
       JSON.parse((await cli(...base(), '--augment', augment, '--prune-vocab', minCount, '-o', join(dir, `pv-${augment}-${minCount}/model.onnx`))).stdout).prunedVocab.tokensAfter;

@@ -39,6 +39,7 @@ import { bertConfigFromSpec, parseArchitectureSpec } from './student-config.js';
 import { planIntermediate, TeacherIntermediates } from './intermediate.js';
 import { accuracyWarnings, majorityBaseline } from './sanity.js';
 import { augmentedSet, resolveAugmentCopies } from './augment.js';
+import { distillFields } from './recipe-fields.js';
 import { teacherLogits, type TeacherLogits } from './teacher-cache.js';
 import { encodeSet, readLabeledSet, readUnlabeledSet, type TextSet } from './training-data.js';
 
@@ -190,6 +191,7 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
   const transferSets: TextSet[] = [];
   for (const p of o.unlabeled ?? []) transferSets.push(await readUnlabeledSet(p, { textCol: o.dataset?.textCol }));
   const augmentCopies = teacherTerm ? resolveAugmentCopies(augmentAsked.augment, trainSet.records.length) : 0;
+  if (augmentCopies === 0 && augmentAsked.rate !== distillFields.augmentRate.default) warn(`--augment-rate ${augmentAsked.rate} has no effect: no --augment copies are made`);
   const augmented = augmentCopies > 0 ? augmentedSet(trainSet, { copies: augmentCopies, rate: augmentAsked.rate, seed: recipe.seed }) : undefined;
   // The copies come last: --prune-vocab counts the examples before them.
   const sets = [trainSet, ...transferSets, ...(augmented ? [augmented] : [])];
@@ -287,7 +289,9 @@ async function distillInto(options: DistillOptions, events: TrainingEvents): Pro
         train: o.train,
         val: o.val,
         unlabeled: o.unlabeled ?? [],
-        trainExamples: trainSet.records.length,
+        // As in the result: every example trained on; the labelled ones, the transfer set and the copies apart.
+        trainExamples: examples.length,
+        labelledExamples: trainSet.records.length,
         unlabeledExamples: unlabeledCount,
         augmentedExamples: augmentedCount,
         valExamples: valExamples?.length ?? 0,
