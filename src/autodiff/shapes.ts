@@ -21,6 +21,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from '../onnx/index.js';
+import { inputSymbols, probeFeeds, probeSymbolSizes } from '../runtime/probe-feeds.js';
 import { openSession } from '../runtime/session.js';
 
 /** A dim: its size when fixed, '?' when it changes with the inputs. */
@@ -53,14 +54,6 @@ export interface ProbeOptions {
   label?: string;
 }
 
-// Far apart, so sizes derived from a dynamic dim (n - 1, ceil(n / 2), ...) differ between runs too.
-const probeSizes: Array<[number, number]> = [
-  [3, 8],
-  [5, 11],
-  [6, 13],
-  [7, 17],
-];
-
 /**
  * Facts for every graph input, initializer and node output of `model`. Values produced only
  * inside subgraphs are not covered (rules never need them).
@@ -70,14 +63,11 @@ export async function probeValueFacts(model: ModelProto, opts: ProbeOptions = {}
   const label = opts.label ?? 'model';
   const initNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
   const realInputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? ''));
-  const symbols = new Map<string, number>();
   for (const v of realInputs) {
-    const shape = valueShape(v);
-    if (!shape) throw new UserError(`${label}: graph input "${v.name}" declares no shape; cannot probe shapes for training`);
-    for (const d of shape) if (typeof d === 'string' && !symbols.has(d)) symbols.set(d, symbols.size);
+    if (!valueShape(v)) throw new UserError(`${label}: graph input "${v.name}" declares no shape; cannot probe shapes for training`);
   }
-  const sizes = (run: 0 | 1) =>
-    new Map([...symbols].map(([s, k]) => [s, k < probeSizes.length ? probeSizes[k]![run] : 19 + 2 * k + 9 * run]));
+  const symbols = inputSymbols(realInputs, 'shared');
+  const sizes = (run: 0 | 1) => probeSymbolSizes(symbols, run);
 
   // Expose every node output as a graph output (types left unspecified: onnxruntime infers them).
   const declared = new Set((graph.output ?? []).map((o) => o.name ?? ''));
@@ -88,7 +78,7 @@ export async function probeValueFacts(model: ModelProto, opts: ProbeOptions = {}
   try {
     const runs: Array<Record<string, ort.Tensor>> = [];
     for (const run of [0, 1] as const) {
-      const feeds = opts.sampleFeeds ? opts.sampleFeeds(sizes(run), run) : defaultFeeds(realInputs, sizes(run));
+      const feeds = opts.sampleFeeds ? opts.sampleFeeds(sizes(run), run) : probeFeeds(realInputs, sizes(run), 'shared', label);
       const out = (await session.run(feeds)) as Record<string, ort.Tensor>;
       runs.push({ ...feeds, ...out });
     }
@@ -110,37 +100,6 @@ export async function probeValueFacts(model: ModelProto, opts: ProbeOptions = {}
 
 export function initializerFacts(t: TensorProto): ValueFacts {
   return { elemType: t.dataType ?? DataType.UNDEFINED, dims: tensorDims(t) };
-}
-
-function defaultFeeds(inputs: ValueInfoProto[], sizes: Map<string, number>): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-  for (const v of inputs) {
-    const dims = valueShape(v)!.map((d) => (typeof d === 'number' ? d : (sizes.get(d) ?? 1)));
-    const n = dims.reduce((a, b) => a * b, 1);
-    const type = v.type?.tensorType?.elemType ?? DataType.FLOAT;
-    switch (type) {
-      case DataType.FLOAT:
-        feeds[v.name!] = new ort.Tensor('float32', Float32Array.from({ length: n }, rand), dims);
-        break;
-      case DataType.DOUBLE:
-        feeds[v.name!] = new ort.Tensor('float64', Float64Array.from({ length: n }, rand), dims);
-        break;
-      case DataType.INT64:
-        feeds[v.name!] = new ort.Tensor('int64', new BigInt64Array(n), dims);
-        break;
-      case DataType.INT32:
-        feeds[v.name!] = new ort.Tensor('int32', new Int32Array(n), dims);
-        break;
-      case DataType.BOOL:
-        feeds[v.name!] = new ort.Tensor('bool', new Uint8Array(n).fill(1), dims);
-        break;
-      default:
-        throw new UserError(`graph input "${v.name}" has an element type we cannot make sample data for (${type})`);
-    }
-  }
-  return feeds;
 }
 
 /** The value info of a value for a graph input/output declaration ('?' dims become symbolic). */

@@ -8,7 +8,7 @@ import { defaultStaticOpTypes } from '../quantize/ops/static-registry.js';
 import { defaultAccuracyLevel, defaultBlockSize } from '../quantize/block-options.js';
 import { transformersDtypes } from '../quantize/variants.js';
 import type { TransformersFolderFile, TransformersFolderReport } from '../publish/transformers-folder.js';
-import { skippedDecisions } from '../quantize/report.js';
+import { skippedDecisions, type CalibrationMemoryReport } from '../quantize/report.js';
 import { formatBytes, formatTable, printJson, shownPath, spinner, warn, type Cell } from './output.js';
 
 interface QuantizeFlags {
@@ -20,6 +20,7 @@ interface QuantizeFlags {
   calibrationMethod: string;
   calibrationSize: string;
   calibrationBatchSize: string;
+  calibrationMemory: string;
   percentile?: string;
   movingAverage?: string;
   activationType: string;
@@ -68,6 +69,7 @@ export function register(program: Command): void {
     .option('--calibration-method <m>', 'static: minmax | percentile | entropy', 'minmax')
     .option('--calibration-size <n>', 'static: calibration examples used at most', '128')
     .option('--calibration-batch-size <n>', 'static: text rows per calibration run (bounds memory)', '8')
+    .option('--calibration-memory <MiB>', 'static: activations one calibration run may hold; more are split into groups calibrated in separate passes over the data', '1024')
     .option('--percentile <p>', 'static, percentile: share of |x| kept, in percent (default 99.999)')
     .option('--moving-average <c>', 'static, minmax: moving-average constant per batch (e.g. 0.01) instead of the running min/max')
     .option('--activation-type <t>', 'static: uint8 | int8 activations', 'uint8')
@@ -129,13 +131,15 @@ export function register(program: Command): void {
                 method: flags.calibrationMethod,
                 size: parseInteger(flags.calibrationSize, '--calibration-size'),
                 batchSize: parseInteger(flags.calibrationBatchSize, '--calibration-batch-size'),
+                memoryMiB: parseNumber(flags.calibrationMemory, '--calibration-memory'),
                 percentile: flags.percentile !== undefined ? parseNumber(flags.percentile, '--percentile') : undefined,
                 movingAverage: flags.movingAverage !== undefined ? parseNumber(flags.movingAverage, '--moving-average') : undefined,
                 activationType: flags.activationType,
                 activationSymmetric: flags.activationSymmetric,
               }
             : undefined,
-        onCalibrationProgress: (rows: number) => (spin.text = `calibrating ${model}: ${rows} examples`),
+        onCalibrationProgress: (rows: number, pass: number, passes: number) =>
+          (spin.text = `calibrating ${model}: ${rows} examples${passes > 1 ? ` (pass ${pass} of ${passes})` : ''}`),
         excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
         includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
         externalData: flags.externalData ? true : ('auto' as const),
@@ -237,6 +241,15 @@ function parseInteger(s: string, flag: string): number {
 
 const NOT_CONSTANT = /is not a constant \(computed at run time\)$/;
 
+/** What one calibration run held and how many passes the budget took. */
+function memoryLine(m: CalibrationMemoryReport): string {
+  if (m.shapes !== 'probed') return `Calibration memory: activation sizes unknown (${m.shapes}); one pass held every calibrated activation`;
+  const at = Object.entries(m.sizes).map(([k, v]) => `${k} ${v}`).join(', ');
+  const passes = m.passes === 1 ? 'one pass' : `${m.passes} passes over the data, at most ${formatBytes(m.bytesPerRun)} each`;
+  const over = m.oversized.length ? `; ${m.oversized.length} activation(s) alone over the budget: ${m.oversized.slice(0, 3).join(', ')}${m.oversized.length > 3 ? ', ...' : ''}` : '';
+  return `Calibration memory: ${formatBytes(m.activationBytes)} of activations per run${at ? ` at ${at}` : ''}, budget ${formatBytes(m.budgetBytes)}: ${passes}${over}`;
+}
+
 /** The report for people: quantized tensors, skipped nodes grouped, sizes. */
 export function formatReport(report: QuantizeReport): string {
   const o = report.options;
@@ -248,6 +261,7 @@ export function formatReport(report: QuantizeReport): string {
     const extras = [c.foldedBatchNorms ? `${c.foldedBatchNorms} BatchNorm folded into Conv` : '', c.qoperatorNodes ? `${c.qoperatorNodes} nodes as integer ops` : ''].filter(Boolean);
     lines.push(
       `Calibrated ${c.activations.length} activations (${c.activationType}, ${c.method}) on ${c.rows} examples in ${c.batches} batches${extras.length ? `; ${extras.join('; ')}` : ''}`,
+      memoryLine(c.memory),
       '',
     );
   }

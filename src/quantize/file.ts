@@ -18,8 +18,8 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   threads?: number;
   /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
   externalData?: boolean | 'auto';
-  /** Static mode: called with the calibration rows done after each batch. */
-  onCalibrationProgress?: (rows: number) => void;
+  /** Static mode: called with the calibration rows done after each batch, in pass `pass` of `passes`. */
+  onCalibrationProgress?: (rows: number, pass: number, passes: number) => void;
 }
 
 /** Thrown when a model has nothing to quantize (and `allowEmpty` is off): nothing is written. Exit code 6. */

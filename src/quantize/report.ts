@@ -41,6 +41,25 @@ export interface ActivationRangeReport {
   rmax: number;
   scale: number;
   zeroPoint: number;
+  /** Inferred by the probe runs: fixed dims as numbers, the rest named by the input dim they follow (`batch`, `sequence*batch`, `?`). */
+  shape?: Array<number | string>;
+}
+
+/** How calibration kept the activations of one run under its memory budget. */
+export interface CalibrationMemoryReport {
+  budgetBytes: number;
+  /** 'probed': activation shapes inferred by two probe runs; otherwise why they are unknown (then one pass). */
+  shapes: 'probed' | string;
+  /** The largest size each input dim took in the calibration data (what the plan is for). */
+  sizes: Record<string, number>;
+  /** Passes over the data: one per group of activations. */
+  passes: number;
+  /** Bytes of all calibrated activations of one run at those sizes, fetched together. */
+  activationBytes: number;
+  /** The largest group's bytes: what one run holds (onnxruntime's buffers; the JS copies again). */
+  bytesPerRun: number;
+  /** Activations over the budget on their own (a pass each). */
+  oversized: string[];
 }
 
 export interface CalibrationReport {
@@ -51,6 +70,7 @@ export interface CalibrationReport {
   foldedBatchNorms: number;
   /** Nodes written as integer ops (QLinearConv, ...) under --format qoperator. */
   qoperatorNodes: number;
+  memory: CalibrationMemoryReport;
   activations: ActivationRangeReport[];
 }
 

@@ -6,12 +6,22 @@ import { allTensors, encodeModel, opsetVersion, saveModel, tensorByteLength, typ
 import { openSession } from '../../runtime/session.js';
 import { tensorRange } from '../calibrate/ranges.js';
 import { calibrationBatches } from '../calibrate/data.js';
-import { collectStats } from '../calibrate/run.js';
+import { collectStats, type CollectResult } from '../calibrate/run.js';
+import type { TensorStats } from '../calibrate/collector.js';
+import {
+  describeShape,
+  groupByBudget,
+  observeBatchSizes,
+  probeActivationShapes,
+  type CalibrationGroups,
+  type ProbedShapes,
+} from '../calibrate/memory-plan.js';
+import type { ort } from '../../runtime/session.js';
 import type { QuantizeResult, QuantizeSource } from '../driver.js';
 import { resolveQuantizeOptions, type QuantizeOptions } from '../options.js';
 import { defaultStaticOpTypes, staticOpTypes } from '../ops/static-registry.js';
 import { computeQParams, quantRange, type QParams } from '../qparams.js';
-import type { ActivationRangeReport, NodeDecision } from '../report.js';
+import type { ActivationRangeReport, CalibrationMemoryReport, NodeDecision } from '../report.js';
 import { ConstantLookup } from './constants.js';
 import { emitStatic } from './emit.js';
 import { foldBatchNorms } from './fold-batchnorm.js';
@@ -23,7 +33,8 @@ import type { StaticPlanContext } from './rule.js';
 export interface StaticSource extends QuantizeSource {
   /** The model file: its tokenizer (text calibration) and the external data it references. */
   modelPath?: string;
-  onProgress?: (rows: number) => void;
+  /** Rows calibrated so far in pass `pass` of `passes` (one pass per group of activations, see calibrate/memory-plan.ts). */
+  onProgress?: (rows: number, pass: number, passes: number) => void;
 }
 
 /**
@@ -60,12 +71,23 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
   let plan = planStatic(graph, constants, opts, opset);
   const calibrated = () => [...plan.activations.values()].filter((e) => !e.sharedWith || !plan.activations.has(e.sharedWith)).map((e) => e.name);
   const tensors = calibrated();
-  const augmented = augment(prepared, tensors);
-  const { session, cleanup } = await openAugmented(augmented, source.baseDir, label);
-  let stats;
+  const initNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const graphInputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? ''));
+  const inputNames = new Set(graphInputs.map((v) => v.name ?? ''));
+  const first = await openAugmented(augment(prepared, tensors), source.baseDir, label);
+  const inputMetadata = first.session.inputMetadata;
+  const batches = () =>
+    calibrationBatches(opts.calibration.data, inputMetadata, { size: opts.calibration.size, batchSize: opts.calibration.batchSize, modelPath: source.modelPath });
+  const collect = (session: ort.InferenceSession, group: string[], pass: number, passes: number) =>
+    collectStats(session, group, batches(), { method: opts.calibration.method, movingAverage: opts.calibration.movingAverage, onBatch: (rows) => source.onProgress?.(rows, pass, passes) }, label);
+  let split: CalibrationGroups;
+  let memory: CalibrationMemoryReport;
+  let probed: ProbedShapes | undefined;
+  let stats: CollectResult | undefined;
   try {
     // Values that turn out not to be float32 (shape arithmetic through an Add, say) are not
     // activations: skip the nodes reading them and plan again.
+    const session = first.session;
     const types = new Map(session.outputMetadata.map((m) => [m.name, m.isTensor ? m.type : 'non-tensor']));
     for (const m of session.inputMetadata) types.set(m.name, m.isTensor ? m.type : 'non-tensor');
     const notFloat = tensors.filter((t) => types.get(t) !== undefined && types.get(t) !== 'float32');
@@ -77,15 +99,46 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
       }
       plan = planStatic(graph, constants, opts, opset, excluded);
     }
-    const batches = calibrationBatches(opts.calibration.data, session.inputMetadata, {
-      size: opts.calibration.size,
-      batchSize: opts.calibration.batchSize,
-      modelPath: source.modelPath,
-    });
-    stats = await collectStats(session, calibrated(), batches, { method: opts.calibration.method, movingAverage: opts.calibration.movingAverage, onBatch: source.onProgress }, label);
+    // The memory plan: the largest size each input dim takes in the data, the activations'
+    // shapes from two probe runs, groups under the budget (one pass over the data each).
+    const targets = calibrated();
+    const sizes = new Map<string, number>();
+    for await (const feeds of batches()) observeBatchSizes(graphInputs, feeds, sizes);
+    let unknown: string | undefined;
+    try {
+      probed = await probeActivationShapes(session, graphInputs, targets, label);
+    } catch (e) {
+      unknown = `the probe runs failed (${(e as Error).message.split('\n')[0]})`;
+    }
+    split = probed ? groupByBudget(targets, probed, sizes, opts.calibration.memoryBudget, inputNames) : { groups: [targets], groupBytes: [0], totalBytes: 0, oversized: [] };
+    memory = {
+      budgetBytes: opts.calibration.memoryBudget,
+      shapes: unknown ?? 'probed',
+      sizes: Object.fromEntries(sizes),
+      passes: split.groups.length,
+      activationBytes: split.totalBytes,
+      bytesPerRun: Math.max(...split.groupBytes),
+      oversized: split.oversized,
+    };
+    if (split.groups.length === 1) stats = await collect(session, targets, 1, 1);
   } finally {
-    await session.release();
-    await cleanup();
+    await first.session.release();
+    await first.cleanup();
+  }
+  if (!stats) {
+    // One augmented model per group: onnxruntime holds every graph output of a run to its end.
+    const merged = new Map<string, TensorStats>();
+    for (const [g, group] of split.groups.entries()) {
+      const { session, cleanup } = await openAugmented(augment(prepared, group), source.baseDir, label);
+      try {
+        stats = await collect(session, group, g + 1, split.groups.length);
+        for (const [name, s] of stats.stats) merged.set(name, s);
+      } finally {
+        await session.release();
+        await cleanup();
+      }
+    }
+    stats = { ...stats!, stats: merged };
   }
 
   const range = quantRange({ type: opts.calibration.activationType, symmetric: opts.calibration.activationSymmetric, reduceRange: false });
@@ -95,7 +148,8 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
     const r = tensorRange(s, { method: opts.calibration.method, percentile: opts.calibration.percentile });
     const p = computeQParams(Math.fround(r.rmin), Math.fround(r.rmax), range, opts.calibration.activationSymmetric);
     params.set(name, p);
-    ranges.push({ name, min: s.min, max: s.max, rmin: r.rmin, rmax: r.rmax, scale: p.scale, zeroPoint: p.zeroPoint });
+    const shape = probed?.shapes.get(name);
+    ranges.push({ name, min: s.min, max: s.max, rmin: r.rmin, rmax: r.rmax, scale: p.scale, zeroPoint: p.zeroPoint, ...(shape ? { shape: describeShape(shape) } : {}) });
   }
 
   const emitted = emitStatic(graph, plan, params, constants, opts, ctx, { baseDir: source.baseDir, label });
@@ -124,6 +178,7 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
         activationType: opts.calibration.activationType,
         foldedBatchNorms: folded.folded,
         qoperatorNodes: emitted.qoperatorNodes,
+        memory,
         activations: ranges,
       },
     },
