@@ -3,7 +3,7 @@
  * BERT-base-sized model, against the bound the docs state: peak RSS <= 2 x model size + 1 GiB.
  *
  *   node dist/scripts/bench-calibrate.js [--layers 12] [--hidden 768] [--rows 500] [--seq 128]
- *                                        [--batch 8] [--method entropy] [--keep <dir>]
+ *                                        [--batch 8] [--method entropy] [--memory <MiB>] [--keep <dir>]
  *
  * Builds a seeded BERT-base (12 layers, hidden 768, FFN 3072, vocab 30522: 110M parameters)
  * into a temp dir, writes `--rows` token sequences of length `--seq` as a tensor calibration
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
   const seq = num('--seq', 128);
   const batch = num('--batch', 8);
   const method = opt('--method', 'entropy');
+  const memory = args.includes('--memory') ? ['--calibration-memory', opt('--memory', '1024')] : [];
   const keep = args.includes('--keep') ? opt('--keep', '') : undefined;
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'bench-calibrate-'));
   try {
@@ -71,16 +72,18 @@ async function main(): Promise<void> {
     const out = join(dir, 'bert-base-static.onnx');
     const useTime = existsSync('/usr/bin/time');
     const cmd = useTime ? '/usr/bin/time' : process.execPath;
-    const quantizeArgs = [cli, 'quantize', fp32Path, '-o', out, '--force', '--mode', 'static', '--calibrate', calib, '--calibration-method', method, '--calibration-size', String(rows), '--json'];
+    const quantizeArgs = [cli, 'quantize', fp32Path, '-o', out, '--force', '--mode', 'static', '--calibrate', calib, '--calibration-method', method, '--calibration-size', String(rows), ...memory, '--json'];
     const t = performance.now();
     const child = spawnSync(cmd, [...(useTime ? ['-f', 'maxrss_kb=%M', process.execPath] : []), ...quantizeArgs], { encoding: 'utf8', maxBuffer: 256 << 20 });
     const ms = performance.now() - t;
     if (child.status !== 0) throw new Error(`quantize failed (${child.status}): ${child.stderr}`);
     const rss = Number(/maxrss_kb=(\d+)/.exec(child.stderr ?? '')?.[1] ?? NaN) * 1024;
-    const report = JSON.parse(child.stdout) as { files: { bytesAfter: number; ratio: number }; calibration: { rows: number; batches: number; activations: unknown[] } };
+    const report = JSON.parse(child.stdout) as { files: { bytesAfter: number; ratio: number }; calibration: { rows: number; batches: number; activations: unknown[]; memory: { passes: number; activationBytes: number; bytesPerRun: number; budgetBytes: number } } };
     const bound = 2 * size + 2 ** 30;
     console.log(`model                 ${mib(size)} (${config.numLayers} layers, hidden ${config.hiddenSize})`);
     console.log(`calibration           ${report.calibration.rows} rows x ${seq} tokens in ${report.calibration.batches} batches, ${method}, ${report.calibration.activations.length} activations`);
+    const m = report.calibration.memory;
+    console.log(`memory plan           ${mib(m.activationBytes)} of activations per batch, budget ${mib(m.budgetBytes)}: ${m.passes} pass(es) of at most ${mib(m.bytesPerRun)}`);
     console.log(`wall time             ${(ms / 1000).toFixed(1)} s (CLI, child process)`);
     console.log(`peak RSS              ${useTime ? mib(rss) : '(no /usr/bin/time)'}`);
     if (useTime) console.log(`bound 2 x size + 1 GiB ${mib(bound)}: ${rss <= bound ? 'met' : 'NOT met'} (${(rss / bound).toFixed(2)} of it; ${(rss / size).toFixed(2)} x the model)`);

@@ -21,6 +21,7 @@ interface QuantizeFlags {
   calibrationSize: string;
   calibrationBatchSize: string;
   calibrationMemory: string;
+  ortOptimize?: boolean;
   percentile?: string;
   movingAverage?: string;
   activationType: string;
@@ -75,6 +76,7 @@ export function register(program: Command): void {
     .option('--activation-type <t>', 'static: uint8 | int8 activations', 'uint8')
     .option('--activation-symmetric', 'static: symmetric activation ranges')
     .option('--text-col <name>', 'static: column (or jsonl key) of the calibration text')
+    .option('--ort-optimize', "onnxruntime's basic graph optimizations first (constant folding, redundant nodes, Conv+BatchNorm): weights reached through Transpose/Cast/Mul of constants become quantizable")
     .option('--weight-type <type>', 'int8 | uint8', 'int8')
     .option('--symmetric', 'symmetric weight range, zero point 0 (default for int8)')
     .option('--asymmetric', 'asymmetric weight range (default for uint8)')
@@ -107,6 +109,7 @@ export function register(program: Command): void {
       if (flags.symmetric && flags.asymmetric) throw new UserError('--symmetric and --asymmetric are mutually exclusive');
       if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
       if (flags.mode !== 'static' && flags.calibrate) throw new UserError('--calibrate applies to --mode static only');
+      if (flags.dtype !== undefined && flags.ortOptimize) throw new UserError('--ort-optimize goes with quantize to one model, not with --dtype (variants are made from the model as it is)');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
       if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined || flags.fp16Io) throw new UserError('--fp16-target, --fp16-keep and --fp16-io go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
@@ -143,6 +146,7 @@ export function register(program: Command): void {
         excludeNodes: flags.excludeNodes !== undefined ? parseList(flags.excludeNodes) : undefined,
         includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
         externalData: flags.externalData ? true : ('auto' as const),
+        ortOptimize: flags.ortOptimize,
         force: flags.force,
         allowEmpty: flags.allowEmpty,
         threads: parseInteger(flags.threads ?? '1', '--threads'),
@@ -307,6 +311,11 @@ export function formatReport(report: QuantizeReport): string {
 function preparationLine(report: QuantizeReport): string | undefined {
   const p = report.preparation;
   const parts: string[] = [];
+  if (p.ortOptimize) {
+    const o = p.ortOptimize;
+    const changes = Object.entries(o.opTypeChanges).map(([op, n]) => `${n > 0 ? '+' : ''}${n} ${op}`);
+    parts.push(`onnxruntime ${o.level} optimizations: ${o.nodesBefore} -> ${o.nodesAfter} nodes${changes.length ? ` (${changes.join(', ')})` : ''}`);
+  }
   if (p.constantsHoisted) parts.push(`${p.constantsHoisted} Constant nodes moved to initializers`);
   if (p.opsetUpgrade) {
     const rewritten = Object.entries(p.opsetUpgrade.rewritten).map(([op, n]) => `${n} ${op}`);

@@ -9,6 +9,7 @@ import { encodeRecords } from '../data/encode.js';
 import { buildFeeds, planFeeds } from '../data/feeds.js';
 import { loadModelTokenizer } from '../data/model-tokenizer.js';
 import { checkOutputPath, loadModel, saveModel, withOutputDir, type ModelProto } from '../onnx/index.js';
+import { optimizeWithOnnxruntime, type OrtOptimizeReport } from '../quantize/prepare/ort-optimize.js';
 import {
   copyCompanionFiles,
   loadsInOnnxruntime,
@@ -81,14 +82,26 @@ export async function guardedQuantizeFile(inPath: string, outPath: string, optio
 
 async function guardedQuantizeInto(inPath: string, outPath: string, options: GuardedQuantizeOptions): Promise<GuardedQuantizeResult> {
   // threads: the guard's models are in memory (no external weights to split across workers).
-  const { force, allowEmpty, externalData, threads: _threads, onCalibrationProgress, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, threads: _threads, onCalibrationProgress, ortOptimize, maxDrop, minSqnr, evalData, nodeReport, samples, tokenizer, maxLength, batchSize, onProgress, ...quantizeOptions } = options;
   if (maxDrop !== undefined && !(maxDrop >= 0)) throw new UserError(`--max-drop ${maxDrop}: expected a non-negative number of points`);
   if (maxDrop !== undefined && !evalData) throw new UserError('--max-drop needs --eval-data <file> (labelled text to measure the accuracy drop on)');
   if (minSqnr !== undefined && !Number.isFinite(minSqnr)) throw new UserError(`--min-sqnr ${minSqnr}: expected a number of dB`);
   await checkOutputPath(outPath, { force, inputs: [inPath] });
   const companionPlan = await planCompanionFiles(inPath, outPath, force ?? false);
   const externalFiles: string[] = [];
-  const model = await loadModel(inPath, { onExternalFile: (f) => externalFiles.push(f) });
+  const input = await loadModel(inPath, { onExternalFile: (f) => externalFiles.push(f) });
+  // --ort-optimize: onnxruntime's basic optimizations first; the guard works on their result, read into memory.
+  let model = input;
+  let optimizeReport: OrtOptimizeReport | undefined;
+  if (ortOptimize) {
+    const optimized = await optimizeWithOnnxruntime(inPath, input);
+    try {
+      model = await loadModel(optimized.path);
+      optimizeReport = optimized.report;
+    } finally {
+      await optimized.cleanup();
+    }
+  }
   const text = { tokenizer, maxLength, batchSize };
   const count = samples ?? (evalData ? 64 : 8);
   onProgress?.('preparing sample inputs');
@@ -125,6 +138,7 @@ async function guardedQuantizeInto(inPath: string, outPath: string, options: Gua
         result.nodeErrors = await nodeErrorReport(model, quantizeOptions, feeds, { modelPath: inPath });
       }
     }
+    if (optimizeReport) result.report.preparation.ortOptimize = optimizeReport;
     const g = result.guard;
     // Reverting every node always meets a budget relative to fp32; a budget met only that way is missed.
     if (g && (!g.met || (g.int8Nodes === 0 && g.candidateNodes > 0))) {

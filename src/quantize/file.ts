@@ -18,6 +18,8 @@ export interface QuantizeFileOptions extends QuantizeOptions {
   threads?: number;
   /** Tensor data in a separate `<out>.data` file: true, false, or 'auto' (only past protobuf's 2 GiB). */
   externalData?: boolean | 'auto';
+  /** onnxruntime's basic graph optimizations before quantizing (constant folding: weights behind Transpose/Cast/Mul of constants become quantizable); see prepare/ort-optimize.ts. */
+  ortOptimize?: boolean;
   /** Static mode: called with the calibration rows done after each batch, in pass `pass` of `passes`. */
   onCalibrationProgress?: (rows: number, pass: number, passes: number) => void;
 }
@@ -44,7 +46,7 @@ export async function quantizeFile(inPath: string, outPath: string, options: Qua
 }
 
 async function quantizeInto(inPath: string, outPath: string, options: QuantizeFileOptions): Promise<QuantizeReport> {
-  const { force, allowEmpty, externalData, onCalibrationProgress, threads, ...quantizeOptions } = options;
+  const { force, allowEmpty, externalData, onCalibrationProgress, threads, ortOptimize, ...quantizeOptions } = options;
   // 0 as in every command: the default (here 1 thread).
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new UserError(`--threads ${threads}: expected a non-negative integer (0: the default)`);
   const started = performance.now();
@@ -52,39 +54,47 @@ async function quantizeInto(inPath: string, outPath: string, options: QuantizeFi
   // Before any work: a different config/tokenizer already next to the output is refused unless forced.
   const companions = await planCompanionFiles(inPath, outPath, force ?? false);
   // Weights stay on disk until read chunk by chunk: no copy of the whole file in memory.
-  const model = await loadModelLazy(inPath);
-  const baseDir = modelBaseDir(inPath);
-  const bytesBefore = await bytesOnDisk(inPath, model);
-  const loaded = performance.now();
-  // With --threads, large weights are quantized on that many threads first (dynamic mode); the driver then takes the results.
-  const parallel =
-    quantizeOptions.mode !== 'static' && (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
-  // Otherwise large weights get their int8 values as the file is written (see deferred.ts).
-  const deferral = quantizeOptions.mode !== 'static' && !parallel ? new DeferredWeights({ label: inPath, baseDir }) : undefined;
-  const { model: quantized, report } =
-    quantizeOptions.mode === 'static'
-      ? // Loaded only here: calibration brings onnxruntime, the tokenizers and the dataset readers.
-        await (await import('./static/driver.js')).quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
-      : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer: parallel ?? deferral?.quantizer });
-  if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
-  readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
-  const quantizedAt = performance.now();
-  const check = loadsInOnnxruntime(inPath);
-  let checkMs = 0;
-  const verify = async (tmpPath: string) => {
-    const t = performance.now();
-    await check(tmpPath);
-    checkMs = performance.now() - t;
-  };
-  const deferred = deferral?.bytes(quantized, report);
-  const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify, deferred });
-  const savedAt = performance.now();
-  const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
-  await writeCompanionFiles(companions);
-  report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions: writtenCompanions(companions) };
-  const ms = (x: number) => Math.round(x);
-  report.timings = { loadMs: ms(loaded - started), quantizeMs: ms(quantizedAt - loaded), writeMs: ms(savedAt - quantizedAt - checkMs), checkMs: ms(checkMs), totalMs: ms(performance.now() - started) };
-  return report;
+  const input = await loadModelLazy(inPath);
+  const bytesBefore = await bytesOnDisk(inPath, input);
+  // --ort-optimize: onnxruntime's basic optimizations first; the temp file they write is what gets quantized.
+  const optimized = ortOptimize ? await (await import('./prepare/ort-optimize.js')).optimizeWithOnnxruntime(inPath, input) : undefined;
+  try {
+    const model = optimized?.model ?? input;
+    const baseDir = modelBaseDir(optimized?.path ?? inPath);
+    const loaded = performance.now();
+    // With --threads, large weights are quantized on that many threads first (dynamic mode); the driver then takes the results.
+    const parallel =
+      quantizeOptions.mode !== 'static' && (threads ?? 1) > 1 ? await quantizeWeightsInParallel(model, quantizeOptions, { label: inPath, baseDir }, threads) : undefined;
+    // Otherwise large weights get their int8 values as the file is written (see deferred.ts).
+    const deferral = quantizeOptions.mode !== 'static' && !parallel ? new DeferredWeights({ label: inPath, baseDir }) : undefined;
+    const { model: quantized, report } =
+      quantizeOptions.mode === 'static'
+        ? // Loaded only here: calibration brings onnxruntime, the tokenizers and the dataset readers.
+          await (await import('./static/driver.js')).quantizeModelStatic(model, quantizeOptions, { label: inPath, baseDir, modelPath: inPath, onProgress: onCalibrationProgress })
+        : quantizeModel(model, quantizeOptions, { label: inPath, baseDir, weightQuantizer: parallel ?? deferral?.quantizer });
+    if (optimized) report.preparation.ortOptimize = optimized.report;
+    if (report.tensors.length === 0 && !allowEmpty) throw new NothingToQuantizeError(nothingQuantizedMessage(inPath, report), report);
+    readExternalData(quantized, baseDir, inPath); // what stayed float and on disk
+    const quantizedAt = performance.now();
+    const check = loadsInOnnxruntime(inPath);
+    let checkMs = 0;
+    const verify = async (tmpPath: string) => {
+      const t = performance.now();
+      await check(tmpPath);
+      checkMs = performance.now() - t;
+    };
+    const deferred = deferral?.bytes(quantized, report);
+    const saved = await saveModel(quantized, outPath, { force, inputs: [inPath], externalData: externalData ?? 'auto', verify, deferred });
+    const savedAt = performance.now();
+    const bytesAfter = saved.bytes + (saved.externalDataBytes ?? 0);
+    await writeCompanionFiles(companions);
+    report.files = { input: inPath, output: saved.path, bytesBefore, bytesAfter, ratio: bytesAfter / bytesBefore, companions: writtenCompanions(companions) };
+    const ms = (x: number) => Math.round(x);
+    report.timings = { loadMs: ms(loaded - started), quantizeMs: ms(quantizedAt - loaded), writeMs: ms(savedAt - quantizedAt - checkMs), checkMs: ms(checkMs), totalMs: ms(performance.now() - started) };
+    return report;
+  } finally {
+    await optimized?.cleanup();
+  }
 }
 
 /**

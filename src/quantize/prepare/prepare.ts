@@ -1,6 +1,7 @@
 import { hoistConstants, opsetVersion, type ModelProto } from '../../onnx/index.js';
 import { upgradeOpset, type OpsetUpgrade, type UpgradeRefusal } from '../../onnx/upgrade/index.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
+import type { OrtOptimizeReport } from './ort-optimize.js';
 
 /** What graph preparation did before any rule looked at the model. */
 export interface PreparationReport {
@@ -10,6 +11,8 @@ export interface PreparationReport {
   opsetUpgrade: OpsetUpgrade | null;
   /** Why the opset could not be raised (the op that blocks it), when it had to be. */
   opsetRefusal: (UpgradeRefusal & { message: string }) | null;
+  /** `--ort-optimize`: what onnxruntime's basic optimizations changed before anything else (set by quantizeFile). */
+  ortOptimize?: OrtOptimizeReport;
 }
 
 /**
