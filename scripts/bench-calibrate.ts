@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const seq = num('--seq', 128);
   const batch = num('--batch', 8);
   const method = opt('--method', 'entropy');
-  const memory = args.includes('--memory') ? ['--calibration-memory', opt('--memory', '1024')] : [];
+  const memory = args.includes('--memory') ? ['--activation-memory', opt('--memory', '1024')] : [];
   const keep = args.includes('--keep') ? opt('--keep', '') : undefined;
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'bench-calibrate-'));
   try {

@@ -134,7 +134,7 @@ describe('static quantization under a memory budget', () => {
     const progress: Array<[number, number]> = [];
     const split = await quantizeModelStatic(
       model,
-      { mode: 'static', calibration: { data: calibration, method: 'entropy', size: 100, memoryMiB: budgetMiB } },
+      { mode: 'static', calibration: { data: calibration, method: 'entropy', size: 100 }, activationMemoryMiB: budgetMiB },
       { onProgress: (_rows, pass, passes) => progress.push([pass, passes]) },
     );
     const m3 = split.report.calibration!.memory;
@@ -156,24 +156,24 @@ describe('static quantization under a memory budget', () => {
     const w = b.initializer('w', Float32Array.from({ length: 64 * 8 }, () => r.normal()), [64, 8]);
     b.output(b.op('MatMul', [x, w]), DataType.FLOAT);
     const feeds = [0, 1].map((s) => ({ x: new ort.Tensor('float32', Float32Array.from({ length: 2 * 64 }, () => new SeededRandom(s).normal()), [2, 64]) }));
-    const res = await quantizeModelStatic(b.build(), { mode: 'static', calibration: { data: { kind: 'feeds', batches: feeds }, memoryMiB: 1e-6 } });
+    const res = await quantizeModelStatic(b.build(), { mode: 'static', calibration: { data: { kind: 'feeds', batches: feeds } }, activationMemoryMiB: 1e-6 });
     const m = res.report.calibration!.memory;
     expect(m.passes).toBe(1);
     expect(m.shapes).toMatch(/probe runs failed .*"x" declares no shape/);
   });
 
-  it('CLI: --calibration-memory is checked, shown, and in --json', async () => {
+  it('CLI: --activation-memory is checked, shown, and in --json', async () => {
     const model = join(dir, 'bert.onnx');
     await saveModel(smallBertModel(2), model);
     const calib = join(dir, 'calib.jsonl');
     const toJson = (f: Record<string, ort.Tensor>) =>
       tensorFileLine(Object.fromEntries(Object.entries(f).map(([k, t]) => [k, { dims: [...t.dims], data: Array.from(t.data as BigInt64Array, Number) }])));
     writeFileSync(calib, batches.map(toJson).join('\n') + '\n');
-    const bad = await cli('quantize', model, '-o', join(dir, 'bad.onnx'), '--mode', 'static', '--calibrate', calib, '--calibration-memory', '0');
+    const bad = await cli('quantize', model, '-o', join(dir, 'bad.onnx'), '--mode', 'static', '--calibrate', calib, '--activation-memory', '0');
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/--calibration-memory 0: expected a positive number of MiB/);
-    const text = await cli('quantize', model, '-o', join(dir, 'q.onnx'), '--mode', 'static', '--calibrate', calib, '--calibration-memory', '0.05');
+    expect(bad.stderr).toMatch(/--activation-memory 0: expected a positive number of MiB/);
+    const text = await cli('quantize', model, '-o', join(dir, 'q.onnx'), '--mode', 'static', '--calibrate', calib, '--activation-memory', '0.05');
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/Calibration memory: [\d.]+ KiB of activations per run at batch 4, sequence 24, budget 51\.2 KiB: \d+ passes over the data/);
     const json = await cli('quantize', model, '-o', join(dir, 'q2.onnx'), '--mode', 'static', '--calibrate', calib, '--json');

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { ort } from '../src/runtime/session.js';
 import { checkModel, type ModelProto } from '../src/onnx/index.js';
 import { nodeErrorReport, outputSqnrMetric, quantizeModel, quantizeWithinBudget, sampleInputs } from '../src/quantize/index.js';
 import { outlierModel } from './quantize-prep-fixtures.js';
@@ -16,6 +17,21 @@ describe('accuracy guard and per-node error report', () => {
     // fc3 reads fc2's output: in the fully quantized model it inherits fc2's error.
     const fc3 = report.find((r) => r.node === 'fc3')!;
     expect(fc3.cumulativeSqnrDb!).toBeLessThan(fc3.sqnrDb! - 20);
+  });
+
+  it('under a small --activation-memory the node report measures in groups and finds the same errors', async () => {
+    const sessions = vi.spyOn(ort.InferenceSession, 'create');
+    const whole = await nodeErrorReport(model, {}, feeds);
+    const wholeSessions = sessions.mock.calls.length;
+    // A budget below one compared value: every node's values in runs of their own (a probe and a full session each).
+    const split = await nodeErrorReport(model, { activationMemoryMiB: 1e-6 }, feeds);
+    const splitSessions = sessions.mock.calls.length - wholeSessions;
+    sessions.mockRestore();
+    expect(wholeSessions).toBe(2);
+    expect(splitSessions).toBe(2 + 2 * 3);
+    expect(split).toEqual(whole);
+    const grouped = await quantizeWithinBudget(model, { activationMemoryMiB: 1e-6 }, { metric: await outputSqnrMetric(model, feeds, 30), feeds });
+    expect(grouped.guard.reverted.map((r) => r.node)).toEqual(['fc2']);
   });
 
   it('reverts only the sensitive layer and meets the budget', async () => {

@@ -20,7 +20,7 @@ interface QuantizeFlags {
   calibrationMethod: string;
   calibrationSize: string;
   calibrationBatchSize: string;
-  calibrationMemory: string;
+  activationMemory: string;
   ortOptimize?: boolean;
   percentile?: string;
   movingAverage?: string;
@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option('--calibration-method <m>', 'static: minmax | percentile | entropy', 'minmax')
     .option('--calibration-size <n>', 'static: calibration examples used at most', '128')
     .option('--calibration-batch-size <n>', 'static: text rows per calibration run (bounds memory)', '8')
-    .option('--calibration-memory <MiB>', 'static: activations one calibration run may hold; more are split into groups calibrated in separate passes over the data', '1024')
+    .option('--activation-memory <MiB>', 'activations one onnxruntime run may hold when calibrating (static) or measuring node errors (guard, --node-report); more are split into groups run separately', '1024')
     .option('--percentile <p>', 'static, percentile: share of |x| kept, in percent (default 99.999)')
     .option('--moving-average <c>', 'static, minmax: moving-average constant per batch (e.g. 0.01) instead of the running min/max')
     .option('--activation-type <t>', 'static: uint8 | int8 activations', 'uint8')
@@ -134,7 +134,6 @@ export function register(program: Command): void {
                 method: flags.calibrationMethod,
                 size: parseInteger(flags.calibrationSize, '--calibration-size'),
                 batchSize: parseInteger(flags.calibrationBatchSize, '--calibration-batch-size'),
-                memoryMiB: parseNumber(flags.calibrationMemory, '--calibration-memory'),
                 percentile: flags.percentile !== undefined ? parseNumber(flags.percentile, '--percentile') : undefined,
                 movingAverage: flags.movingAverage !== undefined ? parseNumber(flags.movingAverage, '--moving-average') : undefined,
                 activationType: flags.activationType,
@@ -147,6 +146,7 @@ export function register(program: Command): void {
         includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
         externalData: flags.externalData ? true : ('auto' as const),
         ortOptimize: flags.ortOptimize,
+        activationMemoryMiB: parseNumber(flags.activationMemory, '--activation-memory'),
         force: flags.force,
         allowEmpty: flags.allowEmpty,
         threads: parseInteger(flags.threads ?? '1', '--threads'),

@@ -52,6 +52,12 @@ export interface QuantizeOptions {
    * DynamicQuantizeMatMul (quantizes its input itself). Kept for the format benchmark.
    */
   msOp?: 'MatMulIntegerToFloat' | 'DynamicQuantizeMatMul';
+  /**
+   * MiB of activations one onnxruntime run may hold while calibrating (static) or measuring node
+   * errors (accuracy guard, node report), default 1024: more, and they are split into groups run
+   * separately (see calibrate/memory-plan.ts).
+   */
+  activationMemoryMiB?: number;
 }
 
 export interface ResolvedQuantizeOptions {
@@ -70,6 +76,8 @@ export interface ResolvedQuantizeOptions {
   includeNodes: string[] | undefined;
   minElements: number;
   msOp: 'MatMulIntegerToFloat' | 'DynamicQuantizeMatMul';
+  /** Bytes of activations one onnxruntime run may hold (calibration, node errors). */
+  activationMemoryBytes: number;
 }
 
 /** Checks and completes options; a bad value is a UserError that says what is accepted. */
@@ -93,6 +101,8 @@ export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: rea
   if (!Number.isInteger(minElements) || minElements < 0) throw new UserError(`--min-elements ${minElements}: expected a non-negative integer`);
   const msOp = o.msOp ?? 'MatMulIntegerToFloat';
   if (msOp !== 'MatMulIntegerToFloat' && msOp !== 'DynamicQuantizeMatMul') throw new UserError(`unknown ms op ${msOp}`);
+  const memoryMiB = o.activationMemoryMiB ?? 1024;
+  if (!(Number.isFinite(memoryMiB) && memoryMiB > 0)) throw new UserError(`--activation-memory ${memoryMiB}: expected a positive number of MiB`);
   return {
     mode,
     format: format as QuantFormat,
@@ -107,5 +117,6 @@ export function resolveQuantizeOptions(o: QuantizeOptions, supportedOpTypes: rea
     includeNodes: o.includeNodes,
     minElements,
     msOp,
+    activationMemoryBytes: Math.round(memoryMiB * 2 ** 20),
   };
 }

@@ -173,25 +173,39 @@ export function groupByBudget(
   budget: number,
   graphInputs: ReadonlySet<string>,
 ): CalibrationGroups {
-  const groups: string[][] = [[]];
-  const groupBytes = [0];
-  const oversized: string[] = [];
-  let totalBytes = 0;
-  for (const t of tensors) {
-    if (graphInputs.has(t)) {
-      groups[0]!.push(t);
-      continue;
-    }
+  const bytesOf = (t: string) => {
     const shape = probed.shapes.get(t);
-    const bytes = shape ? activationBytes(shape, sizes, probed.symbols) : 0;
+    return shape ? activationBytes(shape, sizes, probed.symbols) : 0;
+  };
+  // Graph inputs are read from the feeds, not fetched: they go with the first group, for nothing.
+  const fetched = tensors.filter((t) => !graphInputs.has(t));
+  const packed = packByBytes(fetched, bytesOf, budget);
+  const groups = packed.groups;
+  groups[0]!.unshift(...tensors.filter((t) => graphInputs.has(t)));
+  return { ...packed, groups };
+}
+
+/** Packs `items`, in order, into groups of at most `budget` bytes each (an item over it alone gets a group of its own). */
+export function packByBytes<T>(items: readonly T[], bytesOf: (item: T) => number, budget: number): {
+  groups: T[][];
+  groupBytes: number[];
+  totalBytes: number;
+  oversized: T[];
+} {
+  const groups: T[][] = [[]];
+  const groupBytes = [0];
+  const oversized: T[] = [];
+  let totalBytes = 0;
+  for (const item of items) {
+    const bytes = bytesOf(item);
     totalBytes += bytes;
-    if (bytes > budget) oversized.push(t);
+    if (bytes > budget) oversized.push(item);
     const last = groups.length - 1;
-    if (groups[last]!.length > 0 && groupBytes[last]! + bytes > budget && groups[last]!.some((x) => !graphInputs.has(x))) {
-      groups.push([t]);
+    if (groups[last]!.length > 0 && groupBytes[last]! + bytes > budget) {
+      groups.push([item]);
       groupBytes.push(bytes);
     } else {
-      groups[last]!.push(t);
+      groups[last]!.push(item);
       groupBytes[last]! += bytes;
     }
   }

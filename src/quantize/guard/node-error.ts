@@ -5,6 +5,7 @@ import type { StaticSource } from '../static/driver.js';
 import { quantizeAnyMode } from './quantize-any.js';
 import type { QuantizeOptions } from '../options.js';
 import { sqnrDb } from '../qparams.js';
+import { activationBytes, observeBatchSizes, packByBytes, probeActivationShapes } from '../calibrate/memory-plan.js';
 import type { Feeds } from './feeds.js';
 
 /** Quantization error at one quantized node's output, fp32 against int8, over the sample inputs. */
@@ -57,20 +58,27 @@ export async function measureNodeErrors(
     probeTensors.push(...tensors.map((t) => ({ ...t, name: rename(t.name ?? '') })));
     probe = { ...single.model };
   }
-  const outputs = [...new Set(compared.flatMap((c) => [c.output, c.alone]))].map((name) => ({ name }));
-  const probeGraph: GraphProto = { ...graph, node: probeNodes, initializer: probeTensors, output: [...(graph.output ?? []), ...outputs] };
-  probe = { ...probe, graph: probeGraph, opsetImport: [...(probe.opsetImport ?? [])] };
-  for (const n of probeNodes) if (n.domain && n.domain !== 'ai.onnx') ensureOpset(probe, n.domain, 1);
-  const fullModel: ModelProto = { ...full.model, graph: { ...full.model.graph!, output: [...(full.model.graph!.output ?? []), ...compared.map((c) => ({ name: c.output }))] } };
+  // A probe graph / fully quantized model exposing the compared values of the entries `items`.
+  const probeFor = (items: readonly number[]): ModelProto => {
+    const outputs = [...new Set(items.flatMap((i) => [compared[i]!.output, compared[i]!.alone]))].map((name) => ({ name }));
+    const m: ModelProto = { ...probe, graph: { ...graph, node: probeNodes, initializer: probeTensors, output: [...(graph.output ?? []), ...outputs] }, opsetImport: [...(probe.opsetImport ?? [])] };
+    for (const n of probeNodes) if (n.domain && n.domain !== 'ai.onnx') ensureOpset(m, n.domain, 1);
+    return m;
+  };
+  const fullFor = (items: readonly number[]): ModelProto => {
+    const outputs = [...new Set(items.map((i) => compared[i]!.output))].map((name) => ({ name }));
+    return { ...full.model, graph: { ...full.model.graph!, output: [...(full.model.graph!.output ?? []), ...outputs] } };
+  };
 
   const sums = compared.map(() => ({ signal: 0, alone: 0, cumulative: 0 }));
-  const probeSession = (await openSession(encodeModel(probe), { threads: 0, graphOptimizationLevel: 'disabled' })).session;
-  const fullSession = (await openSession(encodeModel(fullModel), { threads: 0 })).session;
-  try {
+  const measure = async (items: readonly number[], probeSession: ort.InferenceSession, fullSession: ort.InferenceSession) => {
+    const probeFetch = [...new Set(items.flatMap((i) => [compared[i]!.output, compared[i]!.alone]))];
+    const fullFetch = [...new Set(items.map((i) => compared[i]!.output))];
     for (const f of feeds) {
-      const a = await probeSession.run(f);
-      const b = await fullSession.run(f, compared.map((c) => c.output));
-      compared.forEach((c, i) => {
+      const a = await probeSession.run(f, probeFetch);
+      const b = await fullSession.run(f, fullFetch);
+      for (const i of items) {
+        const c = compared[i]!;
         const ref = floats(a[c.output]!);
         const alone = floats(a[c.alone]!);
         const cumulative = floats(b[c.output]!);
@@ -81,11 +89,49 @@ export async function measureNodeErrors(
           s.alone += (r - alone[j]!) ** 2;
           s.cumulative += (r - cumulative[j]!) ** 2;
         }
-      });
+      }
     }
+  };
+  const openPair = async (items: readonly number[]) => ({
+    probe: (await openSession(encodeModel(probeFor(items)), { threads: 0, graphOptimizationLevel: 'disabled' })).session,
+    full: (await openSession(encodeModel(fullFor(items)), { threads: 0 })).session,
+  });
+
+  // onnxruntime holds every graph output of a run to its end: with the compared values' shapes
+  // (probe runs, see calibrate/memory-plan.ts) they are measured in groups under the budget.
+  const all = compared.map((_, i) => i);
+  let groups: number[][] = [all];
+  const first = await openPair(all);
+  try {
+    const budget = Math.round((options.activationMemoryMiB ?? 1024) * 2 ** 20);
+    const initNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+    const inputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? ''));
+    const probed = await probeActivationShapes(first.probe, inputs, [...new Set(compared.map((c) => c.output))], 'node report').catch(() => undefined);
+    if (probed) {
+      const sizes = new Map<string, number>();
+      for (const f of feeds) observeBatchSizes(inputs, f, sizes);
+      // Each compared value is held three times: fp32 and alone in the probe run, and in the full run.
+      const bytesOf = (i: number) => {
+        const shape = probed.shapes.get(compared[i]!.output);
+        return shape ? 3 * activationBytes(shape, sizes, probed.symbols) : 0;
+      };
+      groups = packByBytes(all, bytesOf, budget).groups;
+    }
+    if (groups.length === 1) await measure(all, first.probe, first.full);
   } finally {
-    await probeSession.release();
-    await fullSession.release();
+    await first.probe.release();
+    await first.full.release();
+  }
+  if (groups.length > 1) {
+    for (const group of groups) {
+      const pair = await openPair(group);
+      try {
+        await measure(group, pair.probe, pair.full);
+      } finally {
+        await pair.probe.release();
+        await pair.full.release();
+      }
+    }
   }
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   const errors = compared.map((c, i) => ({

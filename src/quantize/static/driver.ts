@@ -110,9 +110,9 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
     } catch (e) {
       unknown = `the probe runs failed (${(e as Error).message.split('\n')[0]})`;
     }
-    split = probed ? groupByBudget(targets, probed, sizes, opts.calibration.memoryBudget, inputNames) : { groups: [targets], groupBytes: [0], totalBytes: 0, oversized: [] };
+    split = probed ? groupByBudget(targets, probed, sizes, opts.activationMemoryBytes, inputNames) : { groups: [targets], groupBytes: [0], totalBytes: 0, oversized: [] };
     memory = {
-      budgetBytes: opts.calibration.memoryBudget,
+      budgetBytes: opts.activationMemoryBytes,
       shapes: unknown ?? 'probed',
       sizes: Object.fromEntries(sizes),
       passes: split.groups.length,

@@ -18,11 +18,6 @@ export interface StaticQuantizeOptions {
   size?: number;
   /** Rows per calibration run (text data). Default 8: bounds the activations alive at once. */
   batchSize?: number;
-  /**
-   * MiB of calibrated activations one run may hold (default 1024): more, and they are split
-   * into groups calibrated in separate passes over the data (see calibrate/memory-plan.ts).
-   */
-  memoryMiB?: number;
   /** uint8 (default) or int8 activations. */
   activationType?: string;
   /** Symmetric activation ranges (zero point 0 for int8, 128 for uint8). Default false. */
@@ -36,8 +31,6 @@ export interface ResolvedStaticFields {
   movingAverage: number | undefined;
   size: number;
   batchSize: number;
-  /** Bytes of calibrated activations one run may hold. */
-  memoryBudget: number;
   activationType: QuantType;
   activationSymmetric: boolean;
 }
@@ -60,8 +53,6 @@ export function resolveStaticFields(o: StaticQuantizeOptions): ResolvedStaticFie
   if (!Number.isInteger(size) || size < 1) throw new UserError(`--calibration-size ${size}: expected a positive integer`);
   const batchSize = o.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--calibration-batch-size ${batchSize}: expected a positive integer`);
-  const memoryMiB = o.memoryMiB ?? 1024;
-  if (!(Number.isFinite(memoryMiB) && memoryMiB > 0)) throw new UserError(`--calibration-memory ${memoryMiB}: expected a positive number of MiB`);
   const activationType = o.activationType ?? 'uint8';
   if (activationType !== 'uint8' && activationType !== 'int8') throw new UserError(`--activation-type ${activationType}: expected uint8 or int8`);
   return {
@@ -71,7 +62,6 @@ export function resolveStaticFields(o: StaticQuantizeOptions): ResolvedStaticFie
     movingAverage: o.movingAverage,
     size,
     batchSize,
-    memoryBudget: Math.round(memoryMiB * 2 ** 20),
     activationType,
     activationSymmetric: o.activationSymmetric ?? false,
   };
