@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,35 @@ describe('quantize --ort-optimize', () => {
     expect(text.stdout).toMatch(/Prepared: onnxruntime basic optimizations: \d+ -> \d+ nodes \(-1 Cast, -1 Identity, -1 Mul, -1 Transpose\)/);
   });
 
+  it('reads weights onnxruntime leaves in the input\'s external data file', async () => {
+    // One weight read directly (onnxruntime keeps its external reference, relative to the input's
+    // folder), one behind a Transpose (folded into a new inline initializer).
+    const r = new SeededRandom(9);
+    const b = new GraphBuilder({ opset: 17 });
+    const x = b.input('x', DataType.FLOAT, ['batch', 64]);
+    const direct = b.initializer('direct.weight', Float32Array.from({ length: 64 * 48 }, () => r.normal() * 0.1), [64, 48]);
+    const stored = b.initializer('stored.weight', Float32Array.from({ length: 32 * 48 }, () => r.normal() * 0.1), [32, 48]);
+    b.output(b.op('MatMul', [b.op('MatMul', [x, direct]), b.op('Transpose', [stored], { perm: [1, 0] })]), DataType.FLOAT);
+    const sub = join(dir, 'external');
+    mkdirSync(sub);
+    const model = join(sub, 'model.onnx');
+    await saveModel(b.build(), model, { externalData: true });
+    expect(existsSync(join(sub, 'model.onnx.data'))).toBe(true);
+    const out = join(dir, 'external-int8.onnx');
+    const res = await cli('quantize', model, '-o', out, '--ort-optimize', '--json');
+    expect(res.code, res.stderr).toBe(0);
+    const rep = JSON.parse(res.stdout);
+    expect((rep.report ?? rep).tensors).toHaveLength(2);
+    const feeds = { x: new ort.Tensor('float32', Float32Array.from({ length: 3 * 64 }, () => r.normal()), [3, 64]) };
+    expect(sqnrDb(await runFirst(model, feeds), await runFirst(out, feeds))).toBeGreaterThan(25);
+
+    // Without its data file: one line that names the model once.
+    rmSync(join(sub, 'model.onnx.data'));
+    const missing = await cli('quantize', model, '-o', join(dir, 'missing-int8.onnx'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe(`error: ${model}: tensor direct.weight: external data file model.onnx.data not found next to the model`);
+  });
+
   it('works under the accuracy guard (tensor outputs) and in static mode', async () => {
     const model = await unfoldedModel();
     const guarded = await cli('quantize', model, '-o', join(dir, 'guarded.onnx'), '--ort-optimize', '--min-sqnr', '20', '--json');
@@ -106,6 +135,9 @@ describe('quantize --ort-optimize', () => {
     expect(dtype.code).toBe(2);
     expect(dtype.stderr.trim().split('\n')).toHaveLength(1);
     expect(dtype.stderr).toMatch(/--ort-optimize goes with quantize to one model, not with --dtype/);
+    const memory = await cli('quantize', model, '-o', join(dir, 'variants'), '--dtype', 'q8', '--activation-memory', '64');
+    expect(memory.code).toBe(2);
+    expect(memory.stderr).toMatch(/--activation-memory goes with .* not with --dtype/);
 
     // An op onnxruntime has no kernel for: our loader reads it, onnxruntime refuses it.
     const b = new GraphBuilder({ opset: 17 });

@@ -20,7 +20,7 @@ interface QuantizeFlags {
   calibrationMethod: string;
   calibrationSize: string;
   calibrationBatchSize: string;
-  activationMemory: string;
+  activationMemory?: string;
   ortOptimize?: boolean;
   percentile?: string;
   movingAverage?: string;
@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option('--calibration-method <m>', 'static: minmax | percentile | entropy', 'minmax')
     .option('--calibration-size <n>', 'static: calibration examples used at most', '128')
     .option('--calibration-batch-size <n>', 'static: text rows per calibration run (bounds memory)', '8')
-    .option('--activation-memory <MiB>', 'activations one onnxruntime run may hold when calibrating (static) or measuring node errors (guard, --node-report); more are split into groups run separately', '1024')
+    .option('--activation-memory <MiB>', 'activations one onnxruntime run may hold when calibrating (static) or measuring node errors (guard, --node-report); more are split into groups run separately (default 1024)')
     .option('--percentile <p>', 'static, percentile: share of |x| kept, in percent (default 99.999)')
     .option('--moving-average <c>', 'static, minmax: moving-average constant per batch (e.g. 0.01) instead of the running min/max')
     .option('--activation-type <t>', 'static: uint8 | int8 activations', 'uint8')
@@ -110,6 +110,7 @@ export function register(program: Command): void {
       if (flags.mode === 'static' && !flags.calibrate) throw new UserError('--mode static needs --calibrate <file> (calibration data)');
       if (flags.mode !== 'static' && flags.calibrate) throw new UserError('--calibrate applies to --mode static only');
       if (flags.dtype !== undefined && flags.ortOptimize) throw new UserError('--ort-optimize goes with quantize to one model, not with --dtype (variants are made from the model as it is)');
+      if (flags.dtype !== undefined && flags.activationMemory !== undefined) throw new UserError('--activation-memory goes with --mode static, --max-drop, --min-sqnr or --node-report, not with --dtype');
       if (flags.dtype !== undefined) return writeDtypes(model, flags);
       if (flags.fp16Target !== undefined || flags.fp16Keep !== undefined || flags.fp16Io) throw new UserError('--fp16-target, --fp16-keep and --fp16-io go with --dtype fp16 or q4f16');
       const spin = spinner(`quantizing ${model}`, { quiet: flags.json });
@@ -146,7 +147,7 @@ export function register(program: Command): void {
         includeNodes: flags.includeNodes !== undefined ? parseList(flags.includeNodes) : undefined,
         externalData: flags.externalData ? true : ('auto' as const),
         ortOptimize: flags.ortOptimize,
-        activationMemoryMiB: parseNumber(flags.activationMemory, '--activation-memory'),
+        activationMemoryMiB: flags.activationMemory !== undefined ? parseNumber(flags.activationMemory, '--activation-memory') : undefined,
         force: flags.force,
         allowEmpty: flags.allowEmpty,
         threads: parseInteger(flags.threads ?? '1', '--threads'),

@@ -269,7 +269,8 @@ class QuantizeSession implements PlanContext, RewriteContext {
         ? this.weightQuantizer(name, tensor, dims, spec, axis, Boolean(request.transpose))
         : quantizeWeight(name, tensorFloatSource(tensor, this.baseDir, this.label), dims, spec, axis);
     } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${this.label}: ${e.message}`);
+      // Errors from reading the weight already name the file.
+      if (e instanceof UserError && !e.message.startsWith(`${this.label}: `)) throw new UserError(`${this.label}: ${e.message}`);
       throw e;
     }
     let data = q.data;

@@ -9,11 +9,12 @@
  * they write com.microsoft fused ops (FusedMatMul, Gelu, SkipLayerNormalization) that run only
  * in onnxruntime and hide MatMuls from quantization.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
-import { loadModelLazy, type ModelProto } from '../../onnx/index.js';
+import { allTensors, loadModelLazy, type ModelProto } from '../../onnx/index.js';
 
 export interface OrtOptimizeReport {
   level: 'basic';
@@ -54,11 +55,30 @@ export async function optimizeWithOnnxruntime(inPath: string, before: ModelProto
       throw new UserError(`${(e as Error).message.replace(/\.?$/, '')}; --ort-optimize needs a model onnxruntime loads`);
     }
     await session.release();
+    // Initializers onnxruntime left as they were keep their external data references, relative to
+    // the input's folder: link those files into the temp folder so the optimized model reads them there.
     const after = await loadModelLazy(path);
+    await linkExternalFiles(after, dirname(resolve(inPath)), dir, inPath);
     return { path, model: after, report: optimizeReport(before, after), cleanup };
   } catch (e) {
     await cleanup();
     throw e;
+  }
+}
+
+async function linkExternalFiles(model: ModelProto, fromDir: string, toDir: string, label: string): Promise<void> {
+  const files = new Set<string>();
+  for (const t of allTensors(model)) {
+    const location = t.externalData?.find((e) => e.key === 'location')?.value;
+    if (t.dataLocation === 1 && location) files.add(location);
+  }
+  for (const f of files) {
+    const target = join(toDir, f);
+    if (existsSync(target)) continue;
+    const source = join(fromDir, f);
+    if (!existsSync(source)) throw new UserError(`${label}: external data file ${f} (kept by onnxruntime's optimized model) not found next to the model`);
+    await mkdir(dirname(target), { recursive: true });
+    await symlink(source, target);
   }
 }
 
