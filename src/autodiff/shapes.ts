@@ -15,6 +15,7 @@ import {
   DataType,
   encodeModel,
   makeValueInfo,
+  runtimeInputs,
   tensorDims,
   valueShape,
   type ModelProto,
@@ -61,8 +62,7 @@ export interface ProbeOptions {
 export async function probeValueFacts(model: ModelProto, opts: ProbeOptions = {}): Promise<FactTable> {
   const graph = model.graph!;
   const label = opts.label ?? 'model';
-  const initNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  const realInputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? ''));
+  const realInputs = runtimeInputs(graph);
   for (const v of realInputs) {
     if (!valueShape(v)) throw new UserError(`${label}: graph input "${v.name}" declares no shape; cannot probe shapes for training`);
   }

@@ -11,7 +11,7 @@ import type { EncodedExample } from '../data/encode.js';
 import { buildFeeds, planFeeds, type FeedPlanEntry } from '../data/feeds.js';
 import { ExitCode, UserError } from '../errors.js';
 import { argmaxRows } from '../eval/metrics.js';
-import { DataType, encodeModel, valueElemType, valueShape, type ModelProto } from '../onnx/index.js';
+import { DataType, encodeModel, runtimeInputs, valueElemType, valueShape, type ModelProto } from '../onnx/index.js';
 import { openSession, type ort } from '../runtime/session.js';
 import {
   freshLoopState,
@@ -85,8 +85,7 @@ export interface EngineResult {
 
 /** How to fill the model's inputs, from its declared graph inputs. */
 export function feedPlanOf(model: ModelProto, label: string): FeedPlanEntry[] {
-  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
-  const inputs = (model.graph?.input ?? []).filter((v) => !inits.has(v.name));
+  const inputs = runtimeInputs(model.graph);
   const meta = inputs.map((v) => {
     const t = valueElemType(v);
     const type = t === DataType.INT64 ? 'int64' : t === DataType.INT32 ? 'int32' : `element type ${t}`;

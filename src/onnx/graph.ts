@@ -74,6 +74,12 @@ export function topologicalSort(graph: GraphProto): NodeProto[] {
   return order;
 }
 
+/** The graph inputs a caller feeds: initializers listed as inputs (IR < 4 exporters) are weights, not inputs. */
+export function runtimeInputs(graph: GraphProto | null | undefined): ValueInfoProto[] {
+  const initializers = new Set((graph?.initializer ?? []).map((t) => t.name ?? ''));
+  return (graph?.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
+}
+
 /** Inputs a node reads, including the outer-scope values its subgraphs (If/Loop/Scan) read. */
 export function nodeInputs(node: NodeProto): string[] {
   const names = (node.input ?? []).filter((x) => x);

@@ -11,7 +11,7 @@
  * to what it follows (fixed, an input symbol, a product of two, a linear function of one).
  */
 import type { ort } from '../../runtime/session.js';
-import { inputSymbols, probeFeeds, probeSize, symbolicShape } from '../../runtime/probe-feeds.js';
+import { inputSymbols, probeFeeds, probeSize, probeSymbolSizes, symbolicShape } from '../../runtime/probe-feeds.js';
 import type { ValueInfoProto } from '../../onnx/index.js';
 import type { Feeds } from './data.js';
 
@@ -57,8 +57,7 @@ export async function probeActivationShapes(
   const inputNames = new Set(inputs.map((v) => v.name ?? ''));
   const fetched = tensors.filter((t) => !inputNames.has(t));
   for (const run of [0, 1] as const) {
-    const sizes = new Map(symbols.map((s, k) => [s, probeSize(k, run)]));
-    const feeds = probeFeeds(inputs, sizes, 'by-axis', label);
+    const feeds = probeFeeds(inputs, probeSymbolSizes(symbols, run), 'by-axis', label);
     const out = fetched.length ? await session.run(feeds, fetched) : {};
     const seen: Record<string, { dims: readonly number[]; type: string }> = {};
     for (const t of tensors) {
@@ -151,16 +150,20 @@ export function observeBatchSizes(inputs: readonly ValueInfoProto[], feeds: Feed
   }
 }
 
-export interface CalibrationGroups {
-  /** Tensors per pass, in the order given; graph inputs (read from the feeds) go with the first. */
-  groups: string[][];
-  /** Bytes of each group's fetched activations at the planned sizes. */
+/** Items packed into groups under a byte budget. */
+export interface Packed<T> {
+  /** The groups, in the order given. */
+  groups: T[][];
+  /** Bytes of each group at the planned sizes. */
   groupBytes: number[];
-  /** Bytes of all fetched activations of one run, were they fetched together. */
+  /** Bytes of all items together. */
   totalBytes: number;
-  /** Activations that alone are over the budget (each gets a pass of its own). */
-  oversized: string[];
+  /** Items over the budget on their own (each gets a group of its own). */
+  oversized: T[];
 }
+
+/** Calibrated tensors per pass; graph inputs (read from the feeds, not fetched) go with the first. */
+export type CalibrationGroups = Packed<string>;
 
 /**
  * Greedy split of `tensors` into groups of at most `budget` bytes (at `sizes`), keeping their
@@ -180,18 +183,12 @@ export function groupByBudget(
   // Graph inputs are read from the feeds, not fetched: they go with the first group, for nothing.
   const fetched = tensors.filter((t) => !graphInputs.has(t));
   const packed = packByBytes(fetched, bytesOf, budget);
-  const groups = packed.groups;
-  groups[0]!.unshift(...tensors.filter((t) => graphInputs.has(t)));
-  return { ...packed, groups };
+  packed.groups[0]!.unshift(...tensors.filter((t) => graphInputs.has(t)));
+  return packed;
 }
 
 /** Packs `items`, in order, into groups of at most `budget` bytes each (an item over it alone gets a group of its own). */
-export function packByBytes<T>(items: readonly T[], bytesOf: (item: T) => number, budget: number): {
-  groups: T[][];
-  groupBytes: number[];
-  totalBytes: number;
-  oversized: T[];
-} {
+export function packByBytes<T>(items: readonly T[], bytesOf: (item: T) => number, budget: number): Packed<T> {
   const groups: T[][] = [[]];
   const groupBytes = [0];
   const oversized: T[] = [];

@@ -1,5 +1,5 @@
 import { UserError } from '../../errors.js';
-import { DataType, valueShape, type ModelProto } from '../../onnx/index.js';
+import { DataType, runtimeInputs, valueShape, type ModelProto } from '../../onnx/index.js';
 import { ort } from '../../runtime/session.js';
 
 /** One set of named input tensors for a model run. */
@@ -13,8 +13,7 @@ export type Feeds = Record<string, ort.Tensor>;
  */
 export function sampleInputs(model: ModelProto, count: number, opts: { dynamicSize?: number; seed?: number; label?: string } = {}): Feeds[] {
   const graph = model.graph!;
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
+  const inputs = runtimeInputs(graph);
   let seed = (opts.seed ?? 12345) >>> 0;
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
   const out: Feeds[] = [];

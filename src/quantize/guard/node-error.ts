@@ -1,4 +1,4 @@
-import { encodeModel, ensureOpset, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/index.js';
+import { encodeModel, ensureOpset, runtimeInputs, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/index.js';
 import { openSession, type ort } from '../../runtime/session.js';
 import type { QuantizeSource } from '../driver.js';
 import type { StaticSource } from '../static/driver.js';
@@ -104,8 +104,7 @@ export async function measureNodeErrors(
   const first = await openPair(all);
   try {
     const budget = Math.round((options.activationMemoryMiB ?? 1024) * 2 ** 20);
-    const initNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-    const inputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? ''));
+    const inputs = runtimeInputs(graph);
     const probed = await probeActivationShapes(first.probe, inputs, [...new Set(compared.map((c) => c.output))], 'node report').catch(() => undefined);
     if (probed) {
       const sizes = new Map<string, number>();

@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../errors.js';
-import { allTensors, encodeModel, opsetVersion, saveModel, tensorByteLength, type ModelProto } from '../../onnx/index.js';
+import { allTensors, encodeModel, opsetVersion, runtimeInputs, saveModel, tensorByteLength, type ModelProto } from '../../onnx/index.js';
 import { openSession } from '../../runtime/session.js';
 import { tensorRange } from '../calibrate/ranges.js';
 import { calibrationBatches } from '../calibrate/data.js';
@@ -71,8 +71,7 @@ export async function quantizeModelStatic(model: ModelProto, options: QuantizeOp
   let plan = planStatic(graph, constants, opts, opset);
   const calibrated = () => [...plan.activations.values()].filter((e) => !e.sharedWith || !plan.activations.has(e.sharedWith)).map((e) => e.name);
   const tensors = calibrated();
-  const initNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  const graphInputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? ''));
+  const graphInputs = runtimeInputs(graph);
   const inputNames = new Set(graphInputs.map((v) => v.name ?? ''));
   const first = await openAugmented(augment(prepared, tensors), source.baseDir, label);
   const inputMetadata = first.session.inputMetadata;
